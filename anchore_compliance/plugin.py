@@ -1,0 +1,351 @@
+"""The pytest plugin: options, configuration, collection rules and report wiring.
+
+Registered through the `pytest11` entry point, so it loads wherever `pytest` runs. It is the
+composition root: it reads the user's settings once, hands them to the fixtures through the
+config stash, and registers the result writers on the controller (never on xdist workers).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import secrets
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from anchore_compliance import __version__
+from anchore_compliance.catalog import load_catalog
+from anchore_compliance.config import (
+    BUILTIN_PROFILES,
+    SuiteSettings,
+    env_default,
+    load_profile,
+    parse_env_assignments,
+    positive_float,
+)
+from anchore_compliance.errors import ExitCode, SuiteUsageError
+from anchore_compliance.redaction import REDACTOR
+from anchore_compliance.reporting.collector import ResultCollector
+from anchore_compliance.reporting.json_report import write_results_json
+from anchore_compliance.results import Status, summarize
+
+pytest_plugins = [
+    "anchore_compliance.reporting.item_properties",
+    "anchore_compliance.fixtures.evidence",
+    "anchore_compliance.fixtures.engine_fixtures",
+]
+
+SETTINGS_KEY = pytest.StashKey[SuiteSettings]()
+RUN_KEY = pytest.StashKey[dict]()
+COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
+PROXY_USER = "compliance"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("anchore-compliance", "Anchore Engine network compliance")
+    group.addoption(
+        "--engine-profile",
+        default=None,
+        help=f"engine profile: a built-in name ({', '.join(BUILTIN_PROFILES)}) or a YAML file "
+        "[env ANCHORE_COMPLIANCE_ENGINE_PROFILE; default reference]",
+    )
+    group.addoption(
+        "--engine-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for every engine container, applied last (repeatable)",
+    )
+    group.addoption(
+        "--image-set",
+        default=None,
+        choices=("public", "local"),
+        help="public images (pulled by your container engine) or local equivalents built from "
+        "Debian packages [env ANCHORE_COMPLIANCE_IMAGE_SET; default public]",
+    )
+    group.addoption(
+        "--container-host",
+        default=None,
+        help="Docker API of the container engine, e.g. unix:///run/podman/podman.sock "
+        "[env ANCHORE_COMPLIANCE_CONTAINER_HOST; default: DOCKER_HOST, then the usual sockets]",
+    )
+    group.addoption(
+        "--ready-timeout",
+        default=None,
+        help="seconds to wait for the engine to become ready [default: the profile's]",
+    )
+    group.addoption(
+        "--requirement",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only the checks of this requirement ID (repeatable)",
+    )
+    group.addoption(
+        "--report-dir",
+        default=None,
+        help="where results.json, junit.xml and report.html go [env ANCHORE_COMPLIANCE_REPORT_DIR; "
+        "default reports]",
+    )
+    group.addoption(
+        "--deployment",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="audit a deployment file or folder (compose, Kubernetes, env file); repeatable. "
+        "With only this, no container starts.",
+    )
+
+
+def _exit(error: SuiteUsageError) -> None:
+    pytest.exit(str(error), returncode=int(error.exit_code))
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # One scenario's checks must share one worker, or its engine would start on several.
+    numprocesses = getattr(config.option, "numprocesses", None)
+    if numprocesses and getattr(config.option, "dist", "no") in ("no", "load"):
+        config.option.dist = "loadgroup"
+
+
+def _resolve_settings(config: pytest.Config, run_id: str) -> SuiteSettings:
+    from anchore_compliance.fixtures.infra.images import image_set
+
+    image_set_name = config.getoption("image_set") or env_default("IMAGE_SET", "public")
+    images = image_set(image_set_name)
+    engine_env = parse_env_assignments(config.getoption("engine_env"), "--engine-env")
+    profile_name = config.getoption("engine_profile") or env_default("ENGINE_PROFILE", "reference")
+    profile = load_profile(
+        profile_name,
+        {"reference_engine": images.reference_engine, "python": images.python},
+        engine_env,
+    )
+    timeout_option = config.getoption("ready_timeout")
+    ready_timeout = (
+        positive_float(timeout_option, "--ready-timeout") if timeout_option else profile.ready_timeout
+    )
+    report_dir = Path(config.getoption("report_dir") or env_default("REPORT_DIR", "reports"))
+    return SuiteSettings(
+        profile=profile,
+        image_set=image_set_name,
+        container_host=config.getoption("container_host") or env_default("CONTAINER_HOST"),
+        report_dir=report_dir if report_dir.is_absolute() else Path(config.invocation_params.dir, report_dir),
+        ready_timeout=ready_timeout,
+        run_id=run_id,
+        engine_env=engine_env,
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if is_worker(config):
+        run = dict(config.workerinput["anchore_compliance_run"])
+    else:
+        run = {
+            "run_id": uuid.uuid4().hex[:10],
+            # Per-run secrets for the authenticating proxy: one plain, one with the characters
+            # the documentation says must be percent-encoded (AUTH-2).
+            "proxy_user": PROXY_USER,
+            "proxy_password_plain": f"pw{secrets.token_hex(8)}",
+            "proxy_password_unsafe": f"Pw@{secrets.token_hex(4)}!#:%/",
+            "started": _now(),
+        }
+    for key in ("proxy_password_plain", "proxy_password_unsafe"):
+        REDACTOR.add_secret(run[key], user=run["proxy_user"])
+    config.stash[RUN_KEY] = run
+    try:
+        catalog = load_catalog()
+        unknown = [rid for rid in config.getoption("requirement") if rid not in catalog]
+        if unknown:
+            catalog.get(unknown[0])  # raises the one-line error
+        settings = _resolve_settings(config, run["run_id"])
+        if config.getoption("deployment"):
+            from anchore_compliance.deployment import DEPLOYMENTS_KEY, load_deployments
+
+            config.stash[DEPLOYMENTS_KEY] = load_deployments(config.getoption("deployment"))
+    except SuiteUsageError as error:
+        _exit(error)
+        return
+    config.stash[SETTINGS_KEY] = settings
+
+    if is_worker(config):
+        return
+    # Reports go to the report directory unless the user chose other paths.
+    settings.report_dir.mkdir(parents=True, exist_ok=True)
+    if not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(settings.report_dir / "junit.xml")
+    if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
+        config.option.htmlpath = str(settings.report_dir / "report.html")
+        config.option.self_contained_html = True
+    collector = ResultCollector()
+    config.stash[COLLECTOR_KEY] = collector
+    config.pluginmanager.register(collector, "anchore-compliance-results")
+    if config.pluginmanager.hasplugin("html"):
+        from anchore_compliance.reporting import html
+
+        config.pluginmanager.register(html, "anchore-compliance-html")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist: every worker shares the controller's run id and proxy secret."""
+    node.workerinput["anchore_compliance_run"] = node.config.stash[RUN_KEY]
+
+
+def deployment_only(config: pytest.Config) -> bool:
+    return bool(config.getoption("deployment"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "scenario" not in metafunc.fixturenames:
+        return
+    from anchore_compliance.fixtures.scenarios import get_scenario
+
+    marker = metafunc.definition.get_closest_marker("scenarios")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: a check using 'scenario' needs @scenarios(...)"
+        )
+    requirement = metafunc.definition.get_closest_marker("requirement")
+    prefix = f"{requirement.args[0]}-" if requirement and requirement.args else ""
+    try:
+        scenarios = [get_scenario(name) for name in marker.args]
+    except SuiteUsageError as error:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: {error}") from None
+    metafunc.parametrize(
+        "scenario",
+        [s.id for s in scenarios],
+        ids=[f"{prefix}{s.id}" for s in scenarios],
+        indirect=True,
+        scope="session",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    catalog = load_catalog()
+    selected_ids = set(config.getoption("requirement"))
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("requirement")
+        if marker is None:
+            keep.append(item)
+            continue
+        if not marker.args or marker.args[0] not in catalog:
+            named = marker.args[0] if marker.args else "(none)"
+            pytest.exit(
+                f"{item.nodeid}: unknown requirement ID {named!r} in @requirement; "
+                f"the catalog has {', '.join(catalog.ids())}",
+                returncode=int(ExitCode.UNKNOWN_REQUIREMENT),
+            )
+        scenario = getattr(getattr(item, "callspec", None), "params", {}).get("scenario")
+        if (selected_ids and marker.args[0] not in selected_ids) or (scenario and deployment_only(config)):
+            drop.append(item)
+        else:
+            if scenario:
+                # xdist --dist loadgroup keeps one scenario's checks on one worker.
+                item.add_marker(pytest.mark.xdist_group(f"scenario-{scenario}"))
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def _needs_containers(config: pytest.Config) -> bool:
+    return not (config.option.collectonly or deployment_only(config))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if is_worker(config) or not _needs_containers(config):
+        return
+    from anchore_compliance.fixtures.infra.backend import discover_backend, reap_orphans
+    from anchore_compliance.fixtures.infra.images import ensure_images, image_set
+
+    settings = config.stash[SETTINGS_KEY]
+    run = config.stash[RUN_KEY]
+    try:
+        backend = discover_backend(settings.container_host)
+        run["backend"] = backend.describe()
+        # A killed earlier run may have left containers and networks behind.
+        reap_orphans(backend)
+        ensure_images(backend, image_set(settings.image_set))
+    except SuiteUsageError as error:
+        _write_results(config, run_error=str(error))
+        _exit(error)
+
+
+def _write_results(config: pytest.Config, run_error: str | None = None) -> None:
+    settings = config.stash.get(SETTINGS_KEY, None)
+    collector = config.stash.get(COLLECTOR_KEY, None)
+    if settings is None or collector is None:
+        return
+    run = config.stash[RUN_KEY]
+    requirements = summarize(load_catalog(), collector.checks.values())
+    if run_error:
+        for requirement in requirements:
+            requirement.status, requirement.reason = Status.ERROR, run_error
+    profile = settings.profile
+    run_info = {
+        "suite": {"name": "anchore-compliance", "version": __version__, "git_commit": _git_commit()},
+        "run_id": run["run_id"],
+        "engine": {
+            "profile": profile.name,
+            "product": profile.product,
+            "images": list(profile.images),
+            "declared_version": profile.version,
+            "reported_version": collector.engine_info.get("engine_version"),
+        },
+        "backend": run.get("backend"),
+        "config": settings.redacted(),
+        "started": run["started"],
+        "finished": _now(),
+        "error": run_error,
+        "workers": int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0),
+    }
+    write_results_json(settings.report_dir / "results.json", run_info, requirements)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if is_worker(session.config) or session.config.option.collectonly:
+        return
+    _write_results(session.config)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if is_worker(config) or settings is None or config.option.collectonly:
+        return
+    path = settings.report_dir / "results.json"
+    if path.exists():
+        terminalreporter.write_sep("-", f"compliance results: {path}")

@@ -1,0 +1,68 @@
+"""Registry access (REG-1, REG-2): the engine reaches the registry, by its DNS name.
+
+Registry traffic is made by skopeo, so these checks judge Go's net/http stack. Each check reads
+one observation per scenario: the engine adds the test image, then analyses it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from anchore_compliance.fixtures.observations import connects_to, engine_proxy_records
+from anchore_compliance.fixtures.scenarios import REGISTRY_HOST, REGISTRY_PORT
+
+STACK = "go"
+
+
+def _registry_lines(analysis, clients: set[str]) -> tuple[list, list]:
+    repository_path = "/v2/" + analysis.pullstring.split("/", 1)[1].rsplit(":", 1)[0] + "/"
+    ours = [r for r in analysis.wire.registry if r.client in clients and r.path.startswith(repository_path)]
+    manifests = [r for r in ours if "/manifests/" in r.path and r.method == "GET" and r.status == 200]
+    blobs = [r for r in ours if "/blobs/" in r.path and r.method == "GET" and r.status == 200]
+    return manifests, blobs
+
+
+@pytest.mark.requirement("REG-1")
+@pytest.mark.scenarios("direct", "proxy")
+def test_engine_pulls_and_analyses_an_image_from_the_registry(scenario, engine_run, image_analysis, evidence):
+    analysis = image_analysis
+    evidence.add("api", analysis.add.summary(), STACK)
+    if analysis.final is not None:
+        evidence.add("api", f"analysis_status={analysis.status} after {analysis.seconds} s", STACK)
+    clients = engine_run.upstream_clients
+    manifests, blobs = _registry_lines(analysis, clients)
+    evidence.add_all(
+        "registry-log", [r.raw for r in manifests + blobs], STACK, empty="no manifest or blob fetched"
+    )
+
+    assert analysis.status == "analyzed", (
+        f"image {analysis.pullstring} was not analysed: {analysis.status}; "
+        f"engine said: {analysis.add.summary()}"
+    )
+    assert manifests, f"the registry served no manifest to the engine (clients {sorted(clients)})"
+    assert blobs, f"the registry served no blob to the engine (clients {sorted(clients)})"
+
+
+@pytest.mark.requirement("REG-2")
+@pytest.mark.scenarios("direct", "proxy")
+def test_engine_reaches_the_registry_by_a_name_only_dns_resolves(
+    scenario, engine_run, image_analysis, evidence
+):
+    analysis = image_analysis
+    host = analysis.pullstring.split("/", 1)[0].rsplit(":", 1)[0]
+    evidence.add(
+        "suite", f"pullstring {analysis.pullstring}: {host} resolves only on the test network", STACK
+    )
+    evidence.add("api", analysis.add.summary(), STACK)
+
+    if scenario.proxied:
+        # Through a proxy the engine needs no DNS of its own: it names the host in CONNECT and
+        # the proxy resolves it.
+        named = connects_to(engine_proxy_records(engine_run, analysis.wire), REGISTRY_HOST, REGISTRY_PORT)
+        evidence.add_all("squid", [r.raw for r in named], STACK, empty=f"no CONNECT {REGISTRY_HOST}")
+        tunnelled = [r for r in named if r.status == 200]
+        assert tunnelled, f"the engine never asked the proxy for {REGISTRY_HOST}:{REGISTRY_PORT} by name"
+    else:
+        manifests, _ = _registry_lines(analysis, engine_run.engine_addresses)
+        evidence.add_all("registry-log", [r.raw for r in manifests], STACK, empty="no manifest fetched")
+        assert manifests, f"the engine never reached {host}: it could not resolve or connect to it"
+    assert analysis.status == "analyzed", f"image {analysis.pullstring} was not analysed: {analysis.status}"
