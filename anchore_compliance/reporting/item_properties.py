@@ -13,7 +13,7 @@ import pytest
 
 from anchore_compliance.engine_api import EngineApiUnreachable
 from anchore_compliance.errors import InfrastructureError
-from anchore_compliance.fixtures.evidence import EVIDENCE_KEY
+from anchore_compliance.evidence import EVIDENCE_KEY
 from anchore_compliance.redaction import REDACTOR
 
 # Exceptions that mean the suite's machinery failed, wherever they are raised.

@@ -1,0 +1,67 @@
+"""Bad input gets one clear line and a distinct exit code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from anchore_compliance.errors import ExitCode
+
+pytest_plugins = ["pytester"]
+
+CHECK = """
+import pytest
+
+@pytest.mark.requirement("{rid}")
+@pytest.mark.scenarios("direct")
+def test_check(scenario, engine_run):
+    pass
+"""
+
+
+def _run(pytester: pytest.Pytester, *args: str, rid: str = "REG-1") -> pytest.RunResult:
+    pytester.makepyfile(test_check=CHECK.format(rid=rid))
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--report-dir", "out", *args)
+
+
+def _assert_one_line(result: pytest.RunResult, code: ExitCode, fragment: str) -> None:
+    assert result.ret == code, result.stdout.str() + result.stderr.str()
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if fragment in line]
+    assert len(lines) >= 1, output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (("--engine-profile", "no-such-profile"), ExitCode.BAD_CONFIG, "unknown engine profile"),
+        (("--requirement", "REG-99"), ExitCode.UNKNOWN_REQUIREMENT, "unknown requirement ID 'REG-99'"),
+        (("--ready-timeout", "-1"), ExitCode.BAD_CONFIG, "--ready-timeout must be a positive number"),
+        (("--engine-env", "NOEQUALS"), ExitCode.BAD_CONFIG, "--engine-env expects KEY=VALUE"),
+        (("--image-set", "local", "--deployment", "no/such/path"), ExitCode.DEPLOYMENT_INPUT, "no/such/path"),
+    ],
+    ids=["unknown-profile", "unknown-requirement-option", "bad-timeout", "bad-engine-env", "missing-deployment"],
+)
+def test_bad_option_is_one_line_and_its_own_exit_code(pytester, args, code, fragment):
+    _assert_one_line(_run(pytester, *args), code, fragment)
+
+
+def test_malformed_profile_file_names_the_line(pytester):
+    profile = pytester.makefile(".yaml", profile="name: x\napi: [unclosed\n")
+    result = _run(pytester, "--engine-profile", str(profile))
+    _assert_one_line(result, ExitCode.BAD_CONFIG, "not valid YAML line")
+
+
+def test_unknown_requirement_on_a_check_stops_collection(pytester):
+    result = _run(pytester, "--collect-only", rid="NOPE-1")
+    _assert_one_line(result, ExitCode.UNKNOWN_REQUIREMENT, "unknown requirement ID 'NOPE-1'")
+
+
+def test_unreachable_container_engine_ends_the_run_as_error(pytester):
+    result = _run(pytester, "--container-host", "unix:///nonexistent/docker.sock")
+    _assert_one_line(result, ExitCode.CONTAINER_ENGINE_UNREACHABLE, "no container engine answered")
+    results = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert {r["status"] for r in results["requirements"]} == {"error"}
+    assert "no container engine answered" in results["run"]["error"]
