@@ -1,0 +1,121 @@
+"""Every check fails against an engine that breaks its requirement, and passes against one that
+keeps it: the suite is run against the conformant reference engine and against faulty variants,
+and must fail exactly the requirements each variant breaks. The outcome is written to
+reports/kill-matrix.json.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CHECKED_SCENARIO_FREE = {"DEPLOY-1", "DEPLOY-2"}  # judged from files by --deployment, not engines
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    faults: tuple[str, ...]
+    expected_fail: frozenset[str]
+    why: str
+
+
+VARIANTS = (
+    Variant("conformant", (), frozenset(), "the reference engine as it is"),
+    Variant(
+        "catalog-unreachable",
+        ("catalog-unreachable",),
+        # Every answer that needs the catalog fails: image add, service listing; feeds still sync.
+        frozenset({"SVC-1", "REG-1", "REG-2", "NET-1", "ENV-2", "AUTH-1", "AUTH-2"}),
+        "the catalog registers an address nothing listens on",
+    ),
+    Variant(
+        "feeds-ignore-proxy",
+        ("feeds-ignore-proxy",),
+        frozenset({"FEED-1", "FEED-2", "NET-1", "ENV-2", "AUTH-1", "AUTH-2"}),
+        "feed sync connects directly, which a network without a route out does not allow",
+    ),
+    Variant(
+        "feeds-second-host",
+        ("feeds-second-host",),
+        frozenset({"FEED-2"}),
+        "feed sync also contacts a second host, as the grype provider does",
+    ),
+    Variant(
+        "internal-ignores-no-proxy",
+        ("internal-ignores-no-proxy",),
+        frozenset({"SVC-1"}),
+        "calls between services go to the proxy although no_proxy lists every service host",
+    ),
+    Variant(
+        "registry-ignores-proxy",
+        ("registry-ignores-proxy",),
+        frozenset({"REG-1", "REG-2", "NET-1", "ENV-2", "AUTH-1", "AUTH-2"}),
+        "skopeo runs without the proxy variables",
+    ),
+    Variant(
+        "proxy-credentials-not-decoded",
+        ("proxy-credentials-not-decoded",),
+        frozenset({"AUTH-2"}),
+        "the feed client sends the still percent-encoded password to the proxy",
+    ),
+)
+
+
+def _checked_requirements() -> set[str]:
+    ids = set()
+    for path in (ROOT / "suites").glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", None) == "requirement"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                ids.add(node.args[0].value)
+    return ids - CHECKED_SCENARIO_FREE
+
+
+def test_every_checked_requirement_is_killed_by_some_variant():
+    killable = set().union(*(v.expected_fail for v in VARIANTS))
+    survivors = _checked_requirements() - killable
+    assert not survivors, f"checks no variant can make fail: {sorted(survivors)}"
+
+
+@pytest.fixture(scope="module")
+def kill_matrix():
+    rows: list[dict] = []
+    yield rows
+    path = ROOT / "reports" / "kill-matrix.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_suite_fails_exactly_what_the_variant_breaks(variant, suite_runner, kill_matrix, tmp_path: Path):
+    args = ["--engine-env", f"REFERENCE_ENGINE_FAULTS={','.join(variant.faults)}"] if variant.faults else []
+    run = suite_runner(tmp_path / "reports", *args)
+    observed = run.with_status("fail")
+    errors = run.with_status("error")
+    kill_matrix.append(
+        {
+            "variant": variant.name,
+            "faults": list(variant.faults),
+            "why": variant.why,
+            "expected_fail": sorted(variant.expected_fail),
+            "observed_fail": sorted(observed),
+            "errors": sorted(errors),
+            "killed": observed == set(variant.expected_fail) and not errors,
+        }
+    )
+    assert not errors, f"suite errors (its own machinery failed): {sorted(errors)}\n{run.output[-3000:]}"
+    assert observed == set(variant.expected_fail), (
+        f"expected fail {sorted(variant.expected_fail)}, observed {sorted(observed)}\n{run.output[-3000:]}"
+    )
+    assert run.returncode == (1 if variant.expected_fail else 0), run.output[-3000:]
