@@ -19,9 +19,12 @@ class Evidence:
     stacks: set[str] = field(default_factory=set)
 
     def add(self, source: str, text: str, stack: str | None = None) -> None:
-        """Record one piece of evidence: `source` names the log or API it came from."""
+        """Record one piece of evidence: `source` names the log or API it came from.
+
+        `stack` is the HTTP stack whose traffic the line is about: "python", "go", or "both".
+        """
         if stack:
-            self.stacks.add(stack)
+            self.stacks.update(("python", "go") if stack == "both" else (stack,))
         label = f"{source}/{stack}" if stack else source
         self.lines.append(REDACTOR.redact(f"[{label}] {text}"))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import secrets
 import subprocess
 import uuid
@@ -279,20 +280,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-def _needs_containers(config: pytest.Config) -> bool:
-    return not (config.option.collectonly or deployment_only(config))
+def _prepare_containers(config: pytest.Config) -> None:
+    """Controller, once: find the container engine, reap orphans, make sure images exist.
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    config = session.config
-    if is_worker(config) or not _needs_containers(config):
+    Runs only when the collected checks need containers, so a deployment audit or a run of other
+    tests never touches a container engine. Failing here ends the run with one line.
+    """
+    run = config.stash[RUN_KEY]
+    if run.get("containers_prepared"):
         return
+    run["containers_prepared"] = True
     from anchore_compliance.fixtures.infra.backend import discover_backend, reap_orphans
     from anchore_compliance.fixtures.infra.images import ensure_images, image_set
 
     settings = config.stash[SETTINGS_KEY]
-    run = config.stash[RUN_KEY]
     try:
         backend = discover_backend(settings.container_host)
         run["backend"] = backend.describe()
@@ -300,16 +301,41 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         reap_orphans(backend)
         ensure_images(backend, image_set(settings.image_set))
     except SuiteUsageError as error:
-        _write_results(config, run_error=str(error))
+        run["error"] = str(error)
+        _write_results(config)
         _exit(error)
 
 
-def _write_results(config: pytest.Config, run_error: str | None = None) -> None:
+def _uses_scenarios(item: pytest.Item) -> bool:
+    return "scenario" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if is_worker(config) or config.option.collectonly:
+        return
+    if any(_uses_scenarios(item) for item in session.items):
+        _prepare_containers(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    """xdist: the controller collects nothing itself; it learns the checks from each worker."""
+    from anchore_compliance.fixtures.scenarios import SCENARIOS
+
+    pattern = re.compile(r"\[[A-Z]+-\d+-(" + "|".join(map(re.escape, SCENARIOS)) + r")\]")
+    if not node.config.option.collectonly and any(pattern.search(nodeid) for nodeid in ids):
+        _prepare_containers(node.config)
+
+
+def _write_results(config: pytest.Config) -> None:
     settings = config.stash.get(SETTINGS_KEY, None)
     collector = config.stash.get(COLLECTOR_KEY, None)
     if settings is None or collector is None:
         return
     run = config.stash[RUN_KEY]
+    run_error = run.get("error")
     requirements = summarize(load_catalog(), collector.checks.values())
     if run_error:
         for requirement in requirements:

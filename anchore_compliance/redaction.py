@@ -17,7 +17,8 @@ from urllib.parse import quote, quote_plus
 MASK = "***"
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential", re.IGNORECASE)
 # userinfo in any URL: scheme://user:password@host
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+# Greedy up to the last "@" of the word: an unencoded password may itself hold "@".
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>\S*)@")
 
 
 def _any_encoding(secret: str) -> str:

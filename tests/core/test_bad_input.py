@@ -42,7 +42,7 @@ def _assert_one_line(result: pytest.RunResult, code: ExitCode, fragment: str) ->
         (("--engine-env", "NOEQUALS"), ExitCode.BAD_CONFIG, "--engine-env expects KEY=VALUE"),
         (("--image-set", "local", "--deployment", "no/such/path"), ExitCode.DEPLOYMENT_INPUT, "no/such/path"),
     ],
-    ids=["unknown-profile", "unknown-requirement-option", "bad-timeout", "bad-engine-env", "missing-deployment"],
+    ids=["unknown-profile", "unknown-requirement", "bad-timeout", "bad-engine-env", "missing-deployment"],
 )
 def test_bad_option_is_one_line_and_its_own_exit_code(pytester, args, code, fragment):
     _assert_one_line(_run(pytester, *args), code, fragment)

@@ -44,3 +44,9 @@ def test_secret_keys_are_masked_in_data(redactor):
     redacted = redactor.redact_data(data)
     assert redacted["api"]["password"] == MASK
     assert ENCODED not in str(redacted)
+
+
+def test_unencoded_password_with_at_signs_is_masked_whole():
+    redacted = Redactor().redact("https_proxy=https://user:F@o@Bar!@proxy.corp.example.com:8128")
+    assert "oBar" not in redacted
+    assert "Bar!" not in redacted
