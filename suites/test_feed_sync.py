@@ -8,6 +8,7 @@ engine is given through /home/anchore/certs.
 from __future__ import annotations
 
 import pytest
+
 from anchore_compliance.fixtures.observations import engine_proxy_records
 from anchore_compliance.fixtures.scenarios import FEED_HOST, FEED_PORT
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+
 from anchore_compliance.fixtures.observations import connects_to, engine_proxy_records
 from anchore_compliance.fixtures.scenarios import FEED_HOST, FEED_PORT, REGISTRY_HOST, REGISTRY_PORT
 

@@ -7,6 +7,7 @@ one observation per scenario: the engine adds the test image, then analyses it.
 from __future__ import annotations
 
 import pytest
+
 from anchore_compliance.fixtures.observations import connects_to, engine_proxy_records
 from anchore_compliance.fixtures.scenarios import REGISTRY_HOST, REGISTRY_PORT
 

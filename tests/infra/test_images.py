@@ -24,6 +24,10 @@ import docker
 import docker.errors
 import pytest
 import requests
+from docker.models.containers import Container
+from docker.types import EndpointConfig, IPAMConfig, IPAMPool
+
+from anchore_compliance.errors import ExitCode, SuiteUsageError
 from anchore_compliance.fixtures.infra import images
 from anchore_compliance.fixtures.infra.backend import (
     ContainerBackend,
@@ -32,10 +36,6 @@ from anchore_compliance.fixtures.infra.backend import (
     run_labels,
 )
 from anchore_compliance.fixtures.infra.images import LOCAL_IMAGES, ImageSet, ensure_images, image_set
-from docker.models.containers import Container
-from docker.types import EndpointConfig, IPAMConfig, IPAMPool
-
-from anchore_compliance.errors import ExitCode, SuiteUsageError
 
 TEST_SUBNETS = ipaddress.IPv4Network("10.213.200.0/21")
 SQUID_CONF = """\
