@@ -8,10 +8,9 @@ config stash, and registers the result writers on the controller (never on xdist
 from __future__ import annotations
 
 import datetime
-import os
-import re
 import secrets
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from anchore_compliance.config import (
     positive_float,
 )
 from anchore_compliance.errors import ExitCode, SuiteUsageError
+from anchore_compliance.fixtures.timings import summarize_timings
 from anchore_compliance.redaction import REDACTOR
 from anchore_compliance.reporting.collector import ResultCollector
 from anchore_compliance.reporting.json_report import write_results_json
@@ -129,12 +129,14 @@ def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
-    # One scenario's checks must share one worker, or its engine would start on several.
-    numprocesses = getattr(config.option, "numprocesses", None)
-    if numprocesses and getattr(config.option, "dist", "no") in ("no", "load"):
-        config.option.dist = "loadgroup"
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist: one scenario's checks share one worker, or its engine would start on several."""
+    if config.option.dist in ("load", "loadgroup", "loadscope"):
+        from anchore_compliance.scheduling import ScenarioScheduling
+
+        return ScenarioScheduling(config, log)
+    return None
 
 
 def _resolve_settings(config: pytest.Config, run_id: str) -> SuiteSettings:
@@ -178,6 +180,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "proxy_password_plain": f"pw{secrets.token_hex(8)}",
             "proxy_password_unsafe": f"Pw@{secrets.token_hex(4)}!#:%/",
             "started": _now(),
+            "monotonic_start": time.monotonic(),
         }
     for key in ("proxy_password_plain", "proxy_password_unsafe"):
         REDACTOR.add_secret(run[key], user=run["proxy_user"])
@@ -271,9 +274,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if (selected_ids and marker.args[0] not in selected_ids) or (scenario and deployment_only(config)):
             drop.append(item)
         else:
-            if scenario:
-                # xdist --dist loadgroup keeps one scenario's checks on one worker.
-                item.add_marker(pytest.mark.xdist_group(f"scenario-{scenario}"))
             keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
@@ -322,10 +322,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
     """xdist: the controller collects nothing itself; it learns the checks from each worker."""
-    from anchore_compliance.fixtures.scenarios import SCENARIOS
+    from anchore_compliance.scheduling import scenario_of_nodeid
 
-    pattern = re.compile(r"\[[A-Z]+-\d+-(" + "|".join(map(re.escape, SCENARIOS)) + r")\]")
-    if not node.config.option.collectonly and any(pattern.search(nodeid) for nodeid in ids):
+    if not node.config.option.collectonly and any(scenario_of_nodeid(nodeid) for nodeid in ids):
         _prepare_containers(node.config)
 
 
@@ -356,16 +355,35 @@ def _write_results(config: pytest.Config) -> None:
         "started": run["started"],
         "finished": _now(),
         "error": run_error,
-        "workers": int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0),
+        "workers": getattr(config.option, "numprocesses", None) or 0,
+        "timings": {
+            "wall_seconds": round(time.monotonic() - run["monotonic_start"], 3),
+            "checks": len(collector.checks),
+            **summarize_timings(run.get("timing_events", [])),
+        },
     }
     write_results_json(settings.report_dir / "results.json", run_info, requirements)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """xdist: collect each worker's timing ledger."""
+    events = getattr(node, "workeroutput", {}).get("anchore_compliance_timings", [])
+    node.config.stash[RUN_KEY].setdefault("timing_events", []).extend(events)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if is_worker(session.config) or session.config.option.collectonly:
+    from anchore_compliance.fixtures.timings import LEDGER
+
+    config = session.config
+    if is_worker(config):
+        config.workeroutput["anchore_compliance_timings"] = LEDGER.events
         return
-    _write_results(session.config)
+    if config.option.collectonly:
+        return
+    config.stash[RUN_KEY].setdefault("timing_events", []).extend(LEDGER.events)
+    _write_results(config)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
-_SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(^|_)(password|passwd|secret|token|credentials?)($|_)", re.IGNORECASE)
 # userinfo in any URL: scheme://user:password@host
 # Greedy up to the last "@" of the word: an unencoded password may itself hold "@".
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>\S*)@")
