@@ -33,6 +33,7 @@ class EngineContainer:
     command: tuple[str, ...] | None
     environment: dict[str, str]
     engine: bool  # False for helpers such as the database: no proxy variables, no CA
+    health_ports: tuple[int, ...] = ()  # ports whose GET /health says a service in it is up
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,12 @@ def parse_profile(
             isinstance(command, list) and all(isinstance(c, str) for c in command)
         ):
             raise SuiteUsageError(f"engine profile {source}:{name}: 'command' must be a list of strings")
+        try:
+            health_ports = tuple(int(p) for p in entry.get("health_ports", [8228] if is_engine else []))
+        except (TypeError, ValueError):
+            raise SuiteUsageError(
+                f"engine profile {source}:{name}: health_ports must be port numbers"
+            ) from None
         containers.append(
             EngineContainer(
                 name=name,
@@ -155,6 +162,7 @@ def parse_profile(
                 command=tuple(command) if command else None,
                 environment={k: fill(v) for k, v in env.items()},
                 engine=is_engine,
+                health_ports=health_ports,
             )
         )
     names = [c.name for c in containers]

@@ -16,7 +16,7 @@ STACK = "python"
 
 
 @pytest.mark.requirement("FEED-1")
-@pytest.mark.scenarios("direct", "proxy", "proxy-auth")
+@pytest.mark.scenarios("direct", "proxy", "proxy-auth", "proxy-restricted")
 def test_engine_syncs_every_served_feed_group(scenario, engine_run, feed_sync, evidence):
     evidence.add("api", feed_sync.sync.summary(), STACK)
     last_sync = feed_sync.group_last_sync()
@@ -33,7 +33,7 @@ def test_engine_syncs_every_served_feed_group(scenario, engine_run, feed_sync, e
 
 
 @pytest.mark.requirement("FEED-2")
-@pytest.mark.scenarios("proxy", "proxy-auth")
+@pytest.mark.scenarios("proxy", "proxy-auth", "proxy-restricted")
 def test_feed_sync_contacts_only_ancho_re_on_port_443(scenario, engine_run, feed_sync, evidence):
     # Judged behind the proxy: the engine has no other way out, so squid sees every destination
     # the sync tried, including ones that failed. Calls to the engine's own services that reach

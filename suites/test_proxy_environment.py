@@ -1,9 +1,10 @@
-"""Proxy configuration through the environment (NET-1, ENV-2, AUTH-1, AUTH-2).
+"""Proxy configuration through the environment (NET-1, ENV-2, ENV-3, AUTH-1, AUTH-2).
 
 The engine sits on a network with no route out; squid, named in the proxy variables, is its only
-way to the registry (Go, skopeo) and to the feeds (Python requests). Every verdict here comes from
-squid's access log, per stack: registry traffic in the image-analysis window, feed traffic in the
-feed-sync window.
+way to the registry (Go, skopeo) and to the feeds (Python requests). Verdicts come from squid's
+access log, per stack: registry traffic in the image-analysis window, feed traffic in the
+feed-sync window. squid's listening port tells which variable a client followed (see
+fixtures/scenarios.py): https_proxy names port 3128, http_proxy port 3129.
 """
 
 from __future__ import annotations
@@ -12,8 +13,15 @@ from urllib.parse import quote
 
 import pytest
 
-from anchore_compliance.fixtures.observations import connects_to, engine_proxy_records
-from anchore_compliance.fixtures.scenarios import FEED_HOST, FEED_PORT, REGISTRY_HOST, REGISTRY_PORT
+from anchore_compliance.fixtures.observations import connects_to, engine_proxy_records, events_of
+from anchore_compliance.fixtures.scenarios import (
+    FEED_HOST,
+    FEED_PORT,
+    HTTP_PROXY_PORT,
+    HTTPS_PROXY_PORT,
+    REGISTRY_HOST,
+    REGISTRY_PORT,
+)
 
 
 def _stack_connects(engine_run, image_analysis, feed_sync):
@@ -32,6 +40,10 @@ def _stack_connects(engine_run, image_analysis, feed_sync):
     ]
 
 
+def _tunnelled(records, port: int | None = None) -> list:
+    return [r for r in records if r.status == 200 and (port is None or r.port == port)]
+
+
 @pytest.mark.requirement("NET-1")
 @pytest.mark.scenarios("proxy")
 def test_engine_without_a_route_out_works_through_the_proxy(
@@ -43,7 +55,7 @@ def test_engine_without_a_route_out_works_through_the_proxy(
     problems = []
     for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
-        if not any(r.status == 200 for r in records):
+        if not _tunnelled(records):
             problems.append(f"{stack}: no tunnel to {target} through the proxy")
     if image_analysis.status != "analyzed":
         problems.append(f"go: the image was not analysed ({image_analysis.status})")
@@ -53,18 +65,80 @@ def test_engine_without_a_route_out_works_through_the_proxy(
     assert not problems, "; ".join(problems)
 
 
+@pytest.mark.requirement("NET-1")
+@pytest.mark.scenarios("isolated")
+def test_engine_without_a_proxy_reports_unreachable_registry_and_feeds(
+    scenario, engine_run, image_analysis, feed_sync, evidence
+):
+    # Nothing can succeed here; what is judged is that the engine says so through its API
+    # (anchore-engine #771: feed failures reported as "Msg: None" leave users guessing).
+    add = image_analysis.add
+    codes = add.body.get("detail", {}).get("error_codes", []) if isinstance(add.body, dict) else []
+    evidence.add("api", add.summary(), "go")
+    failures = [e for e in events_of(feed_sync.events) if e.get("type", "").endswith("failed")]
+    causes = [str((e.get("details") or {}).get("cause", "")) for e in failures]
+    evidence.add_all(
+        "api", [f"event {e['type']}: cause={c}" for e, c in zip(failures, causes, strict=True)], "python"
+    )
+    problems = []
+    if image_analysis.status == "analyzed":
+        problems.append("go: the image was analysed although the registry is unreachable")
+    elif add.status != 400 or not codes:
+        problems.append(f"go: image add did not answer 400 with error codes ({add.status})")
+    if not any(causes):
+        problems.append("python: no failed feed-sync event carries a cause")
+
+    assert not problems, "; ".join(problems)
+
+
 @pytest.mark.requirement("ENV-2")
-@pytest.mark.scenarios("proxy")
+@pytest.mark.scenarios("proxy", "proxy-lower-only", "proxy-upper-only")
 def test_https_proxy_carries_https_traffic_of_both_stacks(
     scenario, engine_run, image_analysis, feed_sync, evidence
 ):
     problems = []
     for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
-        if not any(r.status == 200 for r in records):
-            problems.append(f"{stack} stack did not use https_proxy for {target}")
+        if not _tunnelled(records, HTTPS_PROXY_PORT):
+            problems.append(f"{stack} stack did not use https_proxy (port {HTTPS_PROXY_PORT}) for {target}")
 
     assert not problems, "; ".join(problems)
+
+
+@pytest.mark.requirement("ENV-2")
+@pytest.mark.scenarios("proxy-split-case")
+def test_each_stack_follows_its_own_case_when_the_cases_disagree(
+    scenario, engine_run, image_analysis, feed_sync, evidence
+):
+    # Lower case names port 3128, upper case 3129. Python requests prefers lower case and Go
+    # prefers upper case (proxy-semantics.md): the same deployment routes feeds and registry
+    # through different proxies. That is how the real engine behaves, so it is reported as a
+    # finding; the check fails only if a stack uses neither value.
+    followed = {}
+    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync):
+        evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
+        ports = {r.port for r in _tunnelled(records)}
+        followed[stack] = ports
+    names = {HTTPS_PROXY_PORT: "https_proxy (lower case)", HTTP_PROXY_PORT: "HTTPS_PROXY (upper case)"}
+    summary = ", ".join(
+        f"{s} -> {' and '.join(names.get(p, str(p)) for p in sorted(ps)) or 'nothing'}"
+        for s, ps in followed.items()
+    )
+    if followed.get("python") != followed.get("go"):
+        evidence.add("finding", f"the stacks route differently when the cases disagree: {summary}", "both")
+
+    assert all(followed.values()), f"a stack used neither proxy variable: {summary}"
+
+
+@pytest.mark.requirement("ENV-3")
+@pytest.mark.scenarios("proxy-http-feed")
+def test_http_proxy_carries_plain_http_feed_traffic(scenario, engine_run, feed_sync, evidence):
+    records = [r for r in engine_proxy_records(engine_run, feed_sync.wire) if r.host == FEED_HOST]
+    evidence.add_all("squid", [r.raw for r in records], "python", empty=f"no request for {FEED_HOST}")
+    plain = [r for r in records if r.method == "GET" and r.port == HTTP_PROXY_PORT and r.status == 200]
+
+    assert plain, f"no plain-HTTP GET of the feed through http_proxy (port {HTTP_PROXY_PORT})"
+    assert not [r for r in records if r.port != HTTP_PROXY_PORT], "plain-HTTP feed traffic used another proxy"
 
 
 def _authenticated_as(records, user: str) -> bool:

@@ -12,6 +12,8 @@ from anchore_compliance.fixtures.observations import connects_to, engine_proxy_r
 from anchore_compliance.fixtures.scenarios import REGISTRY_HOST, REGISTRY_PORT
 
 STACK = "go"
+# How long an engine may take to report a registry name that does not resolve.
+UNRESOLVABLE_BOUND_SECONDS = 60
 
 
 def _registry_lines(analysis, clients: set[str]) -> tuple[list, list]:
@@ -67,3 +69,17 @@ def test_engine_reaches_the_registry_by_a_name_only_dns_resolves(
         evidence.add_all("registry-log", [r.raw for r in manifests], STACK, empty="no manifest fetched")
         assert manifests, f"the engine never reached {host}: it could not resolve or connect to it"
     assert analysis.status == "analyzed", f"image {analysis.pullstring} was not analysed: {analysis.status}"
+
+
+@pytest.mark.requirement("REG-2")
+@pytest.mark.scenarios("direct")
+def test_unresolvable_registry_name_fails_clearly_and_quickly(scenario, engine_run, evidence):
+    # DNS that cannot answer is the common failure (anchore-engine #122, #338: skopeo lookup
+    # time-outs); the engine must say so through its API, within a bounded time.
+    answer = engine_run.unresolvable_image_add()
+    evidence.add("api", f"{answer.summary()} after {answer.elapsed:.1f} s", STACK)
+    codes = answer.body.get("detail", {}).get("error_codes", []) if isinstance(answer.body, dict) else []
+
+    assert answer.status == 400, f"adding an image from an unresolvable registry answered {answer.status}"
+    assert codes, "the engine gave no error code for an unresolvable registry"
+    assert answer.elapsed < UNRESOLVABLE_BOUND_SECONDS, f"the engine took {answer.elapsed:.0f} s to give up"
