@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as err:
         return _fail(str(err))
     faults.configure(settings.faults)
+    if faults.enabled(faults.PROXY_QUOTES_STRIPPED):
+        for name in _PROXY_VARIABLES & os.environ.keys():
+            os.environ[name] = os.environ[name].strip('"')
     log.setup(settings.log_level)
     main_log = log.get("+".join(names) if len(names) < len(SERVICE_NAMES) else "all")
     bundle = certs.install(settings.certs_dir)

@@ -50,6 +50,15 @@ UPPER_CASE_ONLY = "upper-case-only"
 internal calls read only HTTPS_PROXY/HTTP_PROXY/NO_PROXY, and skopeo gets only the upper-case ones,
 as a client does that looks up only the conventional upper-case names."""
 
+PROXY_QUOTES_STRIPPED = "proxy-quotes-stripped"
+"""Breaks "do not use double quotes around the proxy variable values": the engine strips the
+quotes at start and carries on, as an entrypoint does that "cleans up" its environment, so a quoted
+value that every other client of the same deployment fails on works here and hides the mistake."""
+
+FEED_FAILURES_SILENT = "feed-failures-silent"
+"""Breaks the visibility of a restricted network's failures: feed-sync failure events carry no
+cause, so users see only that the sync failed (anchore-engine #771, #47: "Msg: None")."""
+
 KNOWN: tuple[str, ...] = (
     CATALOG_UNREACHABLE,
     FEEDS_IGNORE_PROXY,
@@ -59,6 +68,8 @@ KNOWN: tuple[str, ...] = (
     REGISTRY_IGNORES_NO_PROXY,
     PROXY_CREDENTIALS_NOT_DECODED,
     UPPER_CASE_ONLY,
+    PROXY_QUOTES_STRIPPED,
+    FEED_FAILURES_SILENT,
 )
 
 _active: frozenset[str] = frozenset()

@@ -12,7 +12,7 @@ import threading
 import uuid
 from typing import Any
 
-from reference_engine import events, feeds, httpapi
+from reference_engine import events, faults, feeds, httpapi
 from reference_engine.httpapi import Request, Response, Route
 from reference_engine.service import Service
 
@@ -99,6 +99,8 @@ class PolicyEngine(Service):
         return lease
 
     def _emit_feed_event(self, event_type: str, message: str, **kwargs: Any) -> None:
+        if faults.enabled(faults.FEED_FAILURES_SILENT) and isinstance(kwargs.get("details"), dict):
+            kwargs["details"] = {k: v for k, v in kwargs["details"].items() if k != "cause"}
         self.emit(self.event(event_type, message, **kwargs))
 
     def _periodic_sync(self) -> None:
