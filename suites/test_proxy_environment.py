@@ -13,7 +13,12 @@ from urllib.parse import quote
 
 import pytest
 
-from anchore_compliance.fixtures.observations import connects_to, engine_proxy_records, events_of
+from anchore_compliance.fixtures.observations import (
+    compare_with_prediction,
+    connects_to,
+    engine_proxy_records,
+    events_of,
+)
 from anchore_compliance.fixtures.scenarios import (
     FEED_HOST,
     FEED_PORT,
@@ -24,19 +29,22 @@ from anchore_compliance.fixtures.scenarios import (
 )
 
 
-def _stack_connects(engine_run, image_analysis, feed_sync):
-    """(stack, target, CONNECT records from the engine) for each stack's traffic."""
+def _stack_connects(engine_run, image_analysis, feed_sync, evidence):
+    """(stack, target, CONNECT records from the engine) for each stack's HTTPS traffic.
+
+    Each stack's predicted route goes into the evidence beside what squid saw.
+    """
+    registry = connects_to(
+        engine_proxy_records(engine_run, image_analysis.wire), REGISTRY_HOST, REGISTRY_PORT
+    )
+    feed = connects_to(engine_proxy_records(engine_run, feed_sync.wire), FEED_HOST, FEED_PORT)
+    compare_with_prediction(
+        engine_run, evidence, "go", f"https://{REGISTRY_HOST}:{REGISTRY_PORT}/v2/", registry
+    )
+    compare_with_prediction(engine_run, evidence, "python", f"https://{FEED_HOST}/v1/service/feeds", feed)
     return [
-        (
-            "go",
-            f"{REGISTRY_HOST}:{REGISTRY_PORT}",
-            connects_to(engine_proxy_records(engine_run, image_analysis.wire), REGISTRY_HOST, REGISTRY_PORT),
-        ),
-        (
-            "python",
-            f"{FEED_HOST}:{FEED_PORT}",
-            connects_to(engine_proxy_records(engine_run, feed_sync.wire), FEED_HOST, FEED_PORT),
-        ),
+        ("go", f"{REGISTRY_HOST}:{REGISTRY_PORT}", registry),
+        ("python", f"{FEED_HOST}:{FEED_PORT}", feed),
     ]
 
 
@@ -53,7 +61,7 @@ def test_engine_without_a_route_out_works_through_the_proxy(
     unsynced = sorted(f"{f}/{g}" for (f, g), stamp in feed_sync.group_last_sync().items() if not stamp)
     evidence.add("api", f"feed groups without last_sync: {', '.join(unsynced) or 'none'}", "python")
     problems = []
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync):
+    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
         if not _tunnelled(records):
             problems.append(f"{stack}: no tunnel to {target} through the proxy")
@@ -97,7 +105,7 @@ def test_https_proxy_carries_https_traffic_of_both_stacks(
     scenario, engine_run, image_analysis, feed_sync, evidence
 ):
     problems = []
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync):
+    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
         if not _tunnelled(records, HTTPS_PROXY_PORT):
             problems.append(f"{stack} stack did not use https_proxy (port {HTTPS_PROXY_PORT}) for {target}")
@@ -115,7 +123,7 @@ def test_each_stack_follows_its_own_case_when_the_cases_disagree(
     # through different proxies. That is how the real engine behaves, so it is reported as a
     # finding; the check fails only if a stack uses neither value.
     followed = {}
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync):
+    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
         ports = {r.port for r in _tunnelled(records)}
         followed[stack] = ports
@@ -152,7 +160,7 @@ def test_engine_authenticates_to_the_proxy_with_credentials_from_the_url(
 ):
     user = engine_run.proxy_user
     problems = []
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync):
+    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
         if not _authenticated_as(records, user):
             statuses = sorted({r.status for r in records})
@@ -170,7 +178,7 @@ def test_engine_decodes_url_encoded_unsafe_characters_in_the_password(
     unsafe = sorted(c for c in set(engine_run.proxy_password) if quote(c, safe="") != c)
     evidence.add("suite", f"password holds {' '.join(unsafe)}, given percent-encoded in the proxy URL")
     problems = []
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync):
+    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
         if not _authenticated_as(records, user):
             statuses = sorted({r.status for r in records})
