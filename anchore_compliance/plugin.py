@@ -7,16 +7,13 @@ config stash, and registers the result writers on the controller (never on xdist
 
 from __future__ import annotations
 
-import datetime
 import secrets
-import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from anchore_compliance import __version__
 from anchore_compliance.catalog import load_catalog
 from anchore_compliance.config import (
     BUILTIN_PROFILES,
@@ -27,11 +24,20 @@ from anchore_compliance.config import (
     positive_float,
 )
 from anchore_compliance.errors import ExitCode, SuiteUsageError
-from anchore_compliance.fixtures.timings import summarize_timings
 from anchore_compliance.redaction import REDACTOR
+from anchore_compliance.reporting import run_results
+from anchore_compliance.reporting.certification import (
+    load_declaration,
+)
 from anchore_compliance.reporting.collector import ResultCollector
-from anchore_compliance.reporting.json_report import write_results_json
-from anchore_compliance.results import Status, summarize
+from anchore_compliance.reporting.run_results import now, write_results
+from anchore_compliance.state import (
+    COLLECTOR_KEY,
+    DECLARATION_KEY,
+    RUN_KEY,
+    SETTINGS_KEY,
+    is_worker,
+)
 
 pytest_plugins = [
     "anchore_compliance.reporting.item_properties",
@@ -39,9 +45,6 @@ pytest_plugins = [
     "anchore_compliance.fixtures.engine_fixtures",
 ]
 
-SETTINGS_KEY = pytest.StashKey[SuiteSettings]()
-RUN_KEY = pytest.StashKey[dict]()
-COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
 PROXY_USER = "compliance"
 
 
@@ -92,6 +95,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "default reports]",
     )
     group.addoption(
+        "--certification",
+        action="store_true",
+        default=False,
+        help="certification run: any skip, not-covered or error makes it fail (exit 16); writes a "
+        "submission bundle under the report directory (docs/certification.md)",
+    )
+    group.addoption(
+        "--vendor-declaration",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="YAML with product, version and vendor, as the vendor declares them (needed by --certification)",
+    )
+    group.addoption(
         "--deployment",
         action="append",
         default=[],
@@ -104,29 +121,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _exit(error: SuiteUsageError) -> None:
     pytest.exit(str(error), returncode=int(error.exit_code))
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-
-
-def is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -179,7 +173,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "proxy_user": PROXY_USER,
             "proxy_password_plain": f"pw{secrets.token_hex(8)}",
             "proxy_password_unsafe": f"Pw@{secrets.token_hex(4)}!#:%/",
-            "started": _now(),
+            "started": now(),
             "monotonic_start": time.monotonic(),
         }
     for key in ("proxy_password_plain", "proxy_password_unsafe"):
@@ -191,6 +185,13 @@ def pytest_configure(config: pytest.Config) -> None:
         if unknown:
             catalog.get(unknown[0])  # raises the one-line error
         settings = _resolve_settings(config, run["run_id"])
+        if config.getoption("certification"):
+            path = config.getoption("vendor_declaration")
+            if path is None:
+                raise SuiteUsageError(
+                    "--certification needs --vendor-declaration FILE (docs/certification.md)"
+                )
+            config.stash[DECLARATION_KEY] = load_declaration(Path(config.invocation_params.dir, path))
         if config.getoption("deployment"):
             from anchore_compliance.deployment import DEPLOYMENTS_KEY, load_deployments
 
@@ -199,6 +200,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _exit(error)
         return
     config.stash[SETTINGS_KEY] = settings
+    # Registered here rather than through pytest_plugins: this module imports it already.
+    config.pluginmanager.register(run_results, "anchore-compliance-run-results")
 
     if is_worker(config):
         return
@@ -302,7 +305,7 @@ def _prepare_containers(config: pytest.Config) -> None:
         ensure_images(backend, image_set(settings.image_set))
     except SuiteUsageError as error:
         run["error"] = str(error)
-        _write_results(config)
+        write_results(config)
         _exit(error)
 
 
@@ -326,70 +329,3 @@ def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
 
     if not node.config.option.collectonly and any(scenario_of_nodeid(nodeid) for nodeid in ids):
         _prepare_containers(node.config)
-
-
-def _write_results(config: pytest.Config) -> None:
-    settings = config.stash.get(SETTINGS_KEY, None)
-    collector = config.stash.get(COLLECTOR_KEY, None)
-    if settings is None or collector is None:
-        return
-    run = config.stash[RUN_KEY]
-    run_error = run.get("error")
-    requirements = summarize(load_catalog(), collector.checks.values())
-    if run_error:
-        for requirement in requirements:
-            requirement.status, requirement.reason = Status.ERROR, run_error
-    profile = settings.profile
-    run_info = {
-        "suite": {"name": "anchore-compliance", "version": __version__, "git_commit": _git_commit()},
-        "run_id": run["run_id"],
-        "engine": {
-            "profile": profile.name,
-            "product": profile.product,
-            "images": list(profile.images),
-            "declared_version": profile.version,
-            "reported_version": collector.engine_info.get("engine_version"),
-        },
-        "backend": run.get("backend"),
-        "config": settings.redacted(),
-        "started": run["started"],
-        "finished": _now(),
-        "error": run_error,
-        "workers": getattr(config.option, "numprocesses", None) or 0,
-        "timings": {
-            "wall_seconds": round(time.monotonic() - run["monotonic_start"], 3),
-            "checks": len(collector.checks),
-            **summarize_timings(run.get("timing_events", [])),
-        },
-    }
-    write_results_json(settings.report_dir / "results.json", run_info, requirements)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error) -> None:
-    """xdist: collect each worker's timing ledger."""
-    events = getattr(node, "workeroutput", {}).get("anchore_compliance_timings", [])
-    node.config.stash[RUN_KEY].setdefault("timing_events", []).extend(events)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    from anchore_compliance.fixtures.timings import LEDGER
-
-    config = session.config
-    if is_worker(config):
-        config.workeroutput["anchore_compliance_timings"] = LEDGER.events
-        return
-    if config.option.collectonly:
-        return
-    config.stash[RUN_KEY].setdefault("timing_events", []).extend(LEDGER.events)
-    _write_results(config)
-
-
-def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if is_worker(config) or settings is None or config.option.collectonly:
-        return
-    path = settings.report_dir / "results.json"
-    if path.exists():
-        terminalreporter.write_sep("-", f"compliance results: {path}")
