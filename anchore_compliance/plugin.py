@@ -163,6 +163,9 @@ def _resolve_settings(config: pytest.Config, run_id: str) -> SuiteSettings:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, not only in pyproject.toml, so checks run from any directory.
+    config.addinivalue_line("markers", "requirement(id): the catalog requirement this check judges")
+    config.addinivalue_line("markers", "scenarios(*names): the proxy scenarios a check runs in")
     if is_worker(config):
         run = dict(config.workerinput["anchore_compliance_run"])
     else:

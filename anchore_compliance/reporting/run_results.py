@@ -100,8 +100,17 @@ def pytest_testnodedown(node, error) -> None:
     run.setdefault("raw_logs", {}).update(output.get("anchore_compliance_logs", {}))
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_sessionfinish(session: pytest.Session):
+    # A wrapper's second half runs after every plain implementation, so JUnit and pytest-html
+    # have written their files (the bundle copies them); trylast keeps it inside the terminal
+    # reporter's wrapper, whose summary then shows the verdict.
+    result = yield
+    _finish(session)
+    return result
+
+
+def _finish(session: pytest.Session) -> None:
     from anchore_compliance.fixtures.timings import LEDGER
     from anchore_compliance.fixtures.wire_logs import RAW_LOGS
 
