@@ -38,7 +38,7 @@ def run_suite(report_dir: Path, *args: str, timeout: float = 900) -> SuiteRun:
     env.setdefault("ANCHORE_COMPLIANCE_IMAGE_SET", "local")
     command = [
         sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q",
-        "--report-dir", str(report_dir), "--ready-timeout", READY_TIMEOUT, *args,
+        "--report-dir", str(report_dir), "--ready-timeout", READY_TIMEOUT, "-n", "2", *args,
     ]  # fmt: skip
     done = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False

@@ -7,6 +7,7 @@ reports/kill-matrix.json.
 from __future__ import annotations
 
 import ast
+import fcntl
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +32,14 @@ VARIANTS = (
     Variant(
         "catalog-unreachable",
         ("catalog-unreachable",),
-        # Every answer that needs the catalog fails: image add, service listing; feeds still sync.
-        frozenset({"SVC-1", "REG-1", "REG-2", "NET-1", "ENV-2", "AUTH-1", "AUTH-2"}),
+        # Every answer that needs the catalog fails; feed sync does not need it and still works.
+        frozenset({"SVC-1", "REG-1", "REG-2", "NET-1", "ENV-2", "ENV-4", "ENV-6", "AUTH-1", "AUTH-2"}),
         "the catalog registers an address nothing listens on",
     ),
     Variant(
         "feeds-ignore-proxy",
         ("feeds-ignore-proxy",),
-        frozenset({"FEED-1", "FEED-2", "NET-1", "ENV-2", "AUTH-1", "AUTH-2"}),
+        frozenset({"FEED-1", "FEED-2", "NET-1", "ENV-2", "ENV-3", "AUTH-1", "AUTH-2"}),
         "feed sync connects directly, which a network without a route out does not allow",
     ),
     Variant(
@@ -50,7 +51,12 @@ VARIANTS = (
     Variant(
         "internal-ignores-no-proxy",
         ("internal-ignores-no-proxy",),
-        frozenset({"SVC-1"}),
+        # Calls between services reach squid, which cannot reach the services: behind a proxy,
+        # nearly everything fails; without one (direct, isolated) nothing changes.
+        frozenset(
+            {"SVC-1", "NET-1", "ENV-2", "ENV-3", "ENV-4", "ENV-6", "REG-1", "REG-2", "FEED-1", "FEED-2"}
+            | {"AUTH-1", "AUTH-2"}
+        ),
         "calls between services go to the proxy although no_proxy lists every service host",
     ),
     Variant(
@@ -60,10 +66,34 @@ VARIANTS = (
         "skopeo runs without the proxy variables",
     ),
     Variant(
+        "registry-ignores-no-proxy",
+        ("registry-ignores-no-proxy",),
+        frozenset({"ENV-4"}),
+        "skopeo gets the proxy variables but not no_proxy, so a registry listed there is proxied",
+    ),
+    Variant(
         "proxy-credentials-not-decoded",
         ("proxy-credentials-not-decoded",),
         frozenset({"AUTH-2"}),
         "the feed client sends the still percent-encoded password to the proxy",
+    ),
+    Variant(
+        "upper-case-only",
+        ("upper-case-only",),
+        frozenset({"ENV-2"}),
+        "both stacks read only HTTPS_PROXY/HTTP_PROXY/NO_PROXY, not the documented lower-case names",
+    ),
+    Variant(
+        "proxy-quotes-stripped",
+        ("proxy-quotes-stripped",),
+        frozenset({"ENV-6"}),
+        "the engine strips quotes from the proxy values and carries on",
+    ),
+    Variant(
+        "feed-failures-silent",
+        ("feed-failures-silent",),
+        frozenset({"NET-1", "ENV-6"}),
+        'feed-sync failure events carry no cause ("Msg: None")',
     ),
 )
 
@@ -88,13 +118,29 @@ def test_every_checked_requirement_is_killed_by_some_variant():
     assert not survivors, f"checks no variant can make fail: {sorted(survivors)}"
 
 
-@pytest.fixture(scope="module")
-def kill_matrix():
-    rows: list[dict] = []
-    yield rows
-    path = ROOT / "reports" / "kill-matrix.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(rows, indent=2) + "\n")
+@pytest.fixture
+def kill_matrix(testrun_uid: str):
+    """Add a row to reports/kill-matrix.json; safe when xdist workers write at once.
+
+    Each row goes to its own file, tagged with the run's id; the matrix is rebuilt from this
+    run's rows after every addition, under a lock, so the last writer leaves it complete.
+    """
+    rows_dir = ROOT / "reports" / ".kill-matrix-rows"
+    rows_dir.mkdir(parents=True, exist_ok=True)
+
+    def add(row: dict) -> None:
+        (rows_dir / f"{row['variant']}.json").write_text(json.dumps({"run": testrun_uid, **row}))
+        with (rows_dir / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            rows = [json.loads(p.read_text()) for p in sorted(rows_dir.glob("*.json"))]
+            order = [v.name for v in VARIANTS]
+            current = sorted(
+                ({k: v for k, v in r.items() if k != "run"} for r in rows if r.get("run") == testrun_uid),
+                key=lambda r: order.index(r["variant"]) if r["variant"] in order else len(order),
+            )
+            (ROOT / "reports" / "kill-matrix.json").write_text(json.dumps(current, indent=2) + "\n")
+
+    return add
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
@@ -103,7 +149,7 @@ def test_suite_fails_exactly_what_the_variant_breaks(variant, suite_runner, kill
     run = suite_runner(tmp_path / "reports", *args)
     observed = run.with_status("fail")
     errors = run.with_status("error")
-    kill_matrix.append(
+    kill_matrix(
         {
             "variant": variant.name,
             "faults": list(variant.faults),
