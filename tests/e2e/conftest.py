@@ -12,9 +12,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# A faulty engine whose internal calls fail never lists its services; do not wait the profile's
-# full minute for it in every scenario.
-READY_TIMEOUT = "15"
 
 
 @dataclass(frozen=True)
@@ -38,7 +35,7 @@ def run_suite(report_dir: Path, *args: str, timeout: float = 900) -> SuiteRun:
     env.setdefault("ANCHORE_COMPLIANCE_IMAGE_SET", "local")
     command = [
         sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q",
-        "--report-dir", str(report_dir), "--ready-timeout", READY_TIMEOUT, "-n", "2", *args,
+        "--report-dir", str(report_dir), "-n", "2", *args,
     ]  # fmt: skip
     done = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False

@@ -288,13 +288,15 @@ def test_client_reaches_the_registry_only_through_squid(topology: Topology, open
     assert request.user_agent == "infra-test-client"
 
 
-def test_squid_resolves_names_of_both_networks(topology: Topology, open_squid: SquidProxy) -> None:
+def test_squid_refuses_names_it_does_not_serve(topology: Topology, open_squid: SquidProxy) -> None:
+    # A proxy in a restricted network cannot reach the engine's own hosts: refused at once,
+    # before any DNS, and logged on the port the client used.
     mark = open_squid.log_position()
     via_second_port = open_squid.proxy_url(topology.internal, port=3129)
-    assert topology.fetch(f"http://{CLIENT_ALIAS}:8000/", via_second_port)["status"] == 200
+    assert topology.fetch(f"http://{CLIENT_ALIAS}:8000/", via_second_port)["status"] == 403
     open_squid.barrier()
     (record,) = open_squid.records(mark)
-    assert (record.port, record.server, record.squid_result) == (3129, topology.client_address, "TCP_MISS")
+    assert (record.port, record.host, record.squid_result) == (3129, CLIENT_ALIAS, "TCP_DENIED")
 
 
 def test_barrier_records_stay_out_of_the_records(open_squid: SquidProxy) -> None:
