@@ -1,7 +1,7 @@
 """Keep secrets out of everything the suite writes.
 
-A proxy password can leak in three spellings: raw (`F@oBar!`), percent-encoded as it sits in a
-proxy URL (`F%40oBar%21`), and inside a `Proxy-Authorization: Basic ...` value. The redactor
+A proxy password can leak in three spellings: raw (`p@ss!`), percent-encoded as it sits in a
+proxy URL (`p%40ss%21`), and inside a `Proxy-Authorization: Basic ...` value. The redactor
 knows every secret the run uses and replaces all spellings of each.
 """
 

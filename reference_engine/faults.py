@@ -43,7 +43,7 @@ PROXY_CREDENTIALS_NOT_DECODED = "proxy-credentials-not-decoded"
 """Breaks "if the username or password contains non-url safe characters then these should be
 urlencoded": the feed client builds Proxy-Authorization from the still percent-encoded
 user:password of the proxy URL, as a client does that splits the URL by hand, so the proxy rejects
-an encoded password such as F%40oBar%21 with 407."""
+an encoded password such as p%40ss%21 with 407."""
 
 UPPER_CASE_ONLY = "upper-case-only"
 """Breaks the documented lower-case names https_proxy/http_proxy/no_proxy: the feed client and
