@@ -28,6 +28,7 @@ def test_every_cross_service_call_succeeds(scenario, engine_run, service_calls, 
         f"(the seed names {SEED_SERVICE_COUNT}; Anchore Engine 1.x has 5)",
         STACK,
     )
+    evidence.add("api", f"last GET /v1/system: {readiness.last_answer}", STACK)
     failed = []
     for call, answer in service_calls.answers.items():
         evidence.add("api", f"{call}: {answer.status}", STACK)

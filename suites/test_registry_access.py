@@ -41,6 +41,8 @@ def test_engine_pulls_and_analyses_an_image_from_the_registry(scenario, engine_r
         f"image {analysis.pullstring} was not analysed: {analysis.status}; "
         f"engine said: {analysis.add.summary()}"
     )
+    digest = analysis.record.get("imageDigest")
+    assert digest == analysis.expected_digest, f"the engine analysed {digest}, not {analysis.expected_digest}"
     assert manifests, f"the registry served no manifest to the engine (clients {sorted(clients)})"
     assert blobs, f"the registry served no blob to the engine (clients {sorted(clients)})"
 
