@@ -1,0 +1,220 @@
+"""Nothing left behind: however a run of the suite ends, it leaves no container, network, volume,
+process or temp dir, except when killed outright; then the next run (or `backend reap`) removes
+what carries the suite's labels.
+
+Each case starts the suite on a small subset (SVC-1: two scenarios) as a subprocess, ends it in
+its own way, and looks at what is left (suite_process.SuiteProcess tells a run's resources apart
+from other runs on the same machine). A case that fails because the suite leaks is marked
+xfail(strict) with the leak's location, so the selftests stay green and the leak stays visible.
+
+Interrupts come two ways. A real SIGINT from outside, at moments whose window is wide enough to
+hit every time (a readiness wait, an engine stop). And SIGINT raised inside the suite at one exact
+Docker API call (interrupt_injection.py): the windows between "the container exists" and "the
+suite holds its handle", or just before a removal request, are milliseconds wide; an outside
+signal hit them in about one run of five while these tests were written, which made such cases
+flaky, so they are injected instead.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from suite_process import ROOT, Leftovers, SuiteProcess, SuiteRuns, Watch
+
+FAULTY_ENGINE = ("--engine-env", "REFERENCE_ENGINE_FAULTS=catalog-unreachable", "--ready-timeout", "10")
+HERE = str(ROOT / "tests" / "robustness")
+REAP_TIMEOUT = 120
+
+
+def _engine_containers(names: Iterable[str]) -> set[str]:
+    # Only the engine's containers have names (acs-<run>-<worker>-<scenario>-<service>); squid,
+    # registry and feed endpoint get the container engine's random names.
+    return {name for name in names if name.startswith("acs-")}
+
+
+def _waiting_for_engine(watch: Watch) -> bool:
+    """Some engine container has existed for 3 s: the launch waits for readiness (10 s when faulty)."""
+    return any(watch.elapsed - t >= 3 for t in (watch.seen[n] for n in _engine_containers(watch.seen)))
+
+
+def assert_nothing_left(run: SuiteProcess) -> None:
+    left = run.leftovers()
+    assert not left, f"the run left: {left}\n{run.output()[-3000:]}"
+
+
+def _xfail_if(leak: str | None) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.xfail(strict=True, reason=f"LEAK: {leak}")] if leak else []
+
+
+def test_passing_run_leaves_nothing(suite_runs: SuiteRuns):
+    run = suite_runs.start()
+    assert run.wait() == 0, run.output()[-3000:]
+    assert run.results()["run"]["summary"]["pass"] == 1
+    assert_nothing_left(run)
+
+
+def test_failing_run_leaves_nothing(suite_runs: SuiteRuns):
+    run = suite_runs.start(*FAULTY_ENGINE)
+    assert run.wait() == 1, run.output()[-3000:]
+    statuses = {r["id"]: r["status"] for r in run.results()["requirements"]}
+    assert statuses["SVC-1"] == "fail", run.output()[-3000:]
+    assert_nothing_left(run)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """When to send SIGINT from outside, recognised by watching the run; `leak` if it leaks."""
+
+    id: str
+    reached: Callable[[Watch], bool]
+    args: tuple[str, ...] = ()
+    leak: str | None = None
+
+
+INTERRUPT_AT = (
+    # Python is still importing pytest and the plugin: nothing exists yet.
+    Moment("very-early", lambda w: w.elapsed >= 0.3),
+    # Registry, feed endpoint and all engine containers exist; the engine never gets ready.
+    Moment("engine-readiness-wait", _waiting_for_engine, FAULTY_ENGINE),
+    # The first check is reported: the first scenario's engine is being stopped.
+    Moment("checks-running", lambda w: " PASSED" in w.output or " FAILED" in w.output),
+    # Every check is reported: the session's teardown stops the last engine and squid.
+    Moment(
+        "session-teardown",
+        lambda w: "[100%]" in w.output,
+        leak="a KeyboardInterrupt raised in the last scenario's engine_run teardown "
+        "(fixtures/engine_fixtures.py, engine_run's `finally` -> stack.close() -> "
+        "EngineDeployment.stop, fixtures/infra/engine.py) escapes the finalizer; pytest's "
+        "SetupState.teardown_exact catches only Exception and has already popped the session "
+        "node, so the `infrastructure` fixture's teardown never runs: registry and feed "
+        "containers, the outside network and the acs-<run>-<worker>-* workdir stay",
+    ),
+)
+
+
+@pytest.mark.parametrize("moment", [pytest.param(m, id=m.id, marks=_xfail_if(m.leak)) for m in INTERRUPT_AT])
+def test_interrupted_run_exits_and_leaves_nothing(suite_runs: SuiteRuns, moment: Moment):
+    run = suite_runs.start(*moment.args)
+    run.watch_until(moment.reached, moment.id)
+    run.send(signal.SIGINT)
+    returncode = run.wait()
+    # pytest reports an interrupt as 2; before pytest took over, Python dies of the signal.
+    assert returncode in (2, -signal.SIGINT), run.output()[-3000:]
+    assert_nothing_left(run)
+
+
+@dataclass(frozen=True)
+class Injection:
+    """SIGINT raised inside the suite at `point` (see interrupt_injection.py); `leak` if it leaks."""
+
+    point: str
+    leak: str | None = None
+
+
+_HANDLE_LEAK = (
+    "NetworkedContainer.start (fixtures/infra/network.py) assigns self._container only when "
+    "client.create(...) returns; interrupted after podman created the container, "
+)
+INJECTIONS = (
+    Injection(
+        "after-create:registry",
+        leak=_HANDLE_LEAK + "testcontainers' __enter__ -> stop() finds no handle and the registry "
+        "container stays (same for feed endpoint and squid)",
+    ),
+    Injection(
+        "after-create:reference-engine",
+        leak=_HANDLE_LEAK + "EngineDeployment.__enter__ -> stop() (fixtures/infra/engine.py) finds "
+        "no handle and the engine container stays",
+    ),
+    Injection(
+        "before-remove:registry",
+        leak="the infrastructure ExitStack (fixtures/engine_fixtures.py, `infrastructure`) calls each "
+        "container's __exit__ once; interrupted before testcontainers' stop() sends its removal, "
+        "the registry container stays (same for feed endpoint, and squid in engine_run)",
+    ),
+    Injection(
+        "before-logs:reference-engine",
+        leak="engine_run's `finally` (fixtures/engine_fixtures.py) calls keep(...) for squid's and "
+        "the engine's logs before stack.close(); interrupted while reading the engine's logs, "
+        "stack.close() never runs: the scenario's engine containers and acs-engine-* dir stay "
+        "(with a proxy, squid and the internal network too)",
+    ),
+    # EngineDeployment.stop runs twice (its __exit__ and the engine.stop callback): a removal
+    # interrupted in the first is done by the second.
+    Injection("before-remove:reference-engine"),
+)
+
+
+@pytest.mark.parametrize(
+    "injection", [pytest.param(i, id=i.point, marks=_xfail_if(i.leak)) for i in INJECTIONS]
+)
+def test_run_interrupted_at_a_container_call_leaves_nothing(suite_runs: SuiteRuns, injection: Injection):
+    run = suite_runs.start(
+        "-p", "interrupt_injection", env={"PYTHONPATH": HERE, "ACS_INTERRUPT_AT": injection.point}
+    )
+    assert run.wait() == 2, f"not interrupted at {injection.point}:\n{run.output()[-3000:]}"
+    assert_nothing_left(run)
+
+
+REAPERS = ("reap-command", "next-run")
+
+
+@pytest.fixture(scope="module", params=REAPERS)
+def killed_then_reaped(request, tmp_path_factory, container_backend) -> Iterator[tuple[Leftovers, Leftovers]]:
+    """A run killed with SIGKILL once its first engine's containers exist, then reaped.
+
+    Yields what the killed run left right after the kill, and what is left of it after the reap
+    (`python -m ...backend reap`, or the next run of the suite). Module scope: both tests below
+    judge the same kill.
+    """
+    runs = SuiteRuns(tmp_path_factory.mktemp(f"killed-{request.param}"), container_backend)
+    try:
+        killed = runs.start(name="killed")
+        killed.watch_until(lambda w: bool(_engine_containers(w.containers)), "engine containers")
+        killed.send(signal.SIGKILL)
+        killed.wait()
+        after_kill = killed.leftovers()
+        if request.param == "reap-command":
+            reap = subprocess.run(
+                [sys.executable, "-m", "anchore_compliance.fixtures.infra.backend", "reap"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=REAP_TIMEOUT,
+                check=False,
+            )
+            assert reap.returncode == 0, reap.stdout + reap.stderr
+        else:
+            # Any run that needs containers first reaps what runs with dead owners left.
+            next_run = runs.start(name="next")
+            assert next_run.wait() == 0, next_run.output()[-3000:]
+            assert_nothing_left(next_run)
+        yield after_kill, killed.leftovers()
+    finally:
+        runs.close()
+
+
+def test_killed_run_leaves_labelled_resources_that_the_reaper_removes(killed_then_reaped):
+    after_kill, after_reap = killed_then_reaped
+    assert after_kill.containers, f"expected the killed run's containers to remain: {after_kill}"
+    assert after_kill.networks, f"expected the killed run's networks to remain: {after_kill}"
+    assert not after_reap.labelled, f"the reaper left: {after_reap}"
+    assert not after_reap.processes, f"processes of the killed run remain: {after_reap}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LEAK: a killed run's temp dirs stay: the workdir acs-<run>-<worker>-* "
+    "(fixtures/engine_fixtures.py, tempfile.mkdtemp in `infrastructure`) and acs-engine-* "
+    "(fixtures/infra/engine.py, EngineDeployment.start) carry no owner (the engine's not even "
+    "the run id), and reap_orphans (fixtures/infra/backend.py) removes only containers and networks",
+)
+def test_killed_run_temp_dirs_are_removed_by_the_reaper(killed_then_reaped):
+    after_kill, after_reap = killed_then_reaped
+    assert after_kill.temp_dirs, "expected the killed run's temp dirs to exist right after the kill"
+    assert not after_reap.temp_dirs, f"temp dirs left: {after_reap.temp_dirs}"
