@@ -333,3 +333,13 @@ def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
 
     if not node.config.option.collectonly and any(scenario_of_nodeid(nodeid) for nodeid in ids):
         _prepare_containers(node.config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Whatever ended the run, remove what this process created (see remove_own_leftovers)."""
+    from anchore_compliance.fixtures.infra.backend import active_backend, remove_own_leftovers
+
+    run = config.stash.get(RUN_KEY, None)
+    backend = active_backend()
+    if run is not None and backend is not None:
+        remove_own_leftovers(backend, run["run_id"])

@@ -83,17 +83,9 @@ INTERRUPT_AT = (
     Moment("engine-readiness-wait", _waiting_for_engine, FAULTY_ENGINE),
     # The first check is reported: the first scenario's engine is being stopped.
     Moment("checks-running", lambda w: " PASSED" in w.output or " FAILED" in w.output),
-    # Every check is reported: the session's teardown stops the last engine and squid.
-    Moment(
-        "session-teardown",
-        lambda w: "[100%]" in w.output,
-        leak="a KeyboardInterrupt raised in the last scenario's engine_run teardown "
-        "(fixtures/engine_fixtures.py, engine_run's `finally` -> stack.close() -> "
-        "EngineDeployment.stop, fixtures/infra/engine.py) escapes the finalizer; pytest's "
-        "SetupState.teardown_exact catches only Exception and has already popped the session "
-        "node, so the `infrastructure` fixture's teardown never runs: registry and feed "
-        "containers, the outside network and the acs-<run>-<worker>-* workdir stay",
-    ),
+    # Every check is reported: the session's teardown stops the last engine and squid. An
+    # interrupt there cut teardown short; each process now removes what it labelled at exit.
+    Moment("session-teardown", lambda w: "[100%]" in w.output),
 )
 
 
@@ -116,34 +108,14 @@ class Injection:
     leak: str | None = None
 
 
-_HANDLE_LEAK = (
-    "NetworkedContainer.start (fixtures/infra/network.py) assigns self._container only when "
-    "client.create(...) returns; interrupted after podman created the container, "
-)
 INJECTIONS = (
-    Injection(
-        "after-create:registry",
-        leak=_HANDLE_LEAK + "testcontainers' __enter__ -> stop() finds no handle and the registry "
-        "container stays (same for feed endpoint and squid)",
-    ),
-    Injection(
-        "after-create:reference-engine",
-        leak=_HANDLE_LEAK + "EngineDeployment.__enter__ -> stop() (fixtures/infra/engine.py) finds "
-        "no handle and the engine container stays",
-    ),
-    Injection(
-        "before-remove:registry",
-        leak="the infrastructure ExitStack (fixtures/engine_fixtures.py, `infrastructure`) calls each "
-        "container's __exit__ once; interrupted before testcontainers' stop() sends its removal, "
-        "the registry container stays (same for feed endpoint, and squid in engine_run)",
-    ),
-    Injection(
-        "before-logs:reference-engine",
-        leak="engine_run's `finally` (fixtures/engine_fixtures.py) calls keep(...) for squid's and "
-        "the engine's logs before stack.close(); interrupted while reading the engine's logs, "
-        "stack.close() never runs: the scenario's engine containers and acs-engine-* dir stay "
-        "(with a proxy, squid and the internal network too)",
-    ),
+    # Interrupted after podman created a container but before its handle was kept, before a
+    # removal request, or while logs are read before teardown: each process's last cleanup
+    # (plugin pytest_unconfigure -> backend.remove_own_leftovers) removes what it labelled.
+    Injection("after-create:registry"),
+    Injection("after-create:reference-engine"),
+    Injection("before-remove:registry"),
+    Injection("before-logs:reference-engine"),
     # EngineDeployment.stop runs twice (its __exit__ and the engine.stop callback): a removal
     # interrupted in the first is done by the second.
     Injection("before-remove:reference-engine"),
