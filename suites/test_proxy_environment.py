@@ -149,8 +149,19 @@ def test_http_proxy_carries_plain_http_feed_traffic(scenario, engine_run, feed_s
     assert not [r for r in records if r.port != HTTP_PROXY_PORT], "plain-HTTP feed traffic used another proxy"
 
 
-def _authenticated_as(records, user: str) -> bool:
-    return any(r.status == 200 and r.user == user for r in records)
+def _authentication_problems(engine_run, image_analysis, feed_sync, evidence, failure: str) -> list[str]:
+    """Per stack, a problem unless squid accepted a CONNECT authenticated as the run's user.
+
+    `failure` is formatted with stack, target, user and the statuses squid answered.
+    """
+    user = engine_run.proxy_user
+    problems = []
+    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
+        evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
+        if not any(r.status == 200 and r.user == user for r in records):
+            statuses = sorted({r.status for r in records})
+            problems.append(failure.format(stack=stack, target=target, user=user, statuses=statuses))
+    return problems
 
 
 @pytest.mark.requirement("AUTH-1")
@@ -158,13 +169,13 @@ def _authenticated_as(records, user: str) -> bool:
 def test_engine_authenticates_to_the_proxy_with_credentials_from_the_url(
     scenario, engine_run, image_analysis, feed_sync, evidence
 ):
-    user = engine_run.proxy_user
-    problems = []
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
-        evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
-        if not _authenticated_as(records, user):
-            statuses = sorted({r.status for r in records})
-            problems.append(f"{stack}: no CONNECT {target} authenticated as {user!r} (statuses {statuses})")
+    problems = _authentication_problems(
+        engine_run,
+        image_analysis,
+        feed_sync,
+        evidence,
+        "{stack}: no CONNECT {target} authenticated as {user!r} (statuses {statuses})",
+    )
 
     assert not problems, "; ".join(problems)
 
@@ -174,17 +185,15 @@ def test_engine_authenticates_to_the_proxy_with_credentials_from_the_url(
 def test_engine_decodes_url_encoded_unsafe_characters_in_the_password(
     scenario, engine_run, image_analysis, feed_sync, evidence
 ):
-    user = engine_run.proxy_user
     unsafe = sorted(c for c in set(engine_run.proxy_password) if quote(c, safe="") != c)
     evidence.add("suite", f"password holds {' '.join(unsafe)}, given percent-encoded in the proxy URL")
-    problems = []
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
-        evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
-        if not _authenticated_as(records, user):
-            statuses = sorted({r.status for r in records})
-            problems.append(
-                f"{stack}: squid never accepted the decoded password for {user!r} on {target} "
-                f"(statuses {statuses}; 407 means the credentials it sent were wrong)"
-            )
+    problems = _authentication_problems(
+        engine_run,
+        image_analysis,
+        feed_sync,
+        evidence,
+        "{stack}: squid never accepted the decoded password for {user!r} on {target} "
+        "(statuses {statuses}; 407 means the credentials it sent were wrong)",
+    )
 
     assert not problems, "; ".join(problems)
