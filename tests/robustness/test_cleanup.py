@@ -95,8 +95,10 @@ def test_interrupted_run_exits_and_leaves_nothing(suite_runs: SuiteRuns, moment:
     run.watch_until(moment.reached, moment.id)
     run.send(signal.SIGINT)
     returncode = run.wait()
-    # pytest reports an interrupt as 2; before pytest took over, Python dies of the signal.
-    assert returncode in (2, -signal.SIGINT), run.output()[-3000:]
+    # pytest reports an interrupt as 2; before pytest took over, Python dies of the signal. An
+    # interrupt that lands inside pytest's own interrupt reporting ends it with 1 (seen once in
+    # CI, checks-running). What this test is about holds either way: the run stops, leaving nothing.
+    assert returncode in (1, 2, -signal.SIGINT), run.output()[-3000:]
     assert_nothing_left(run)
 
 
