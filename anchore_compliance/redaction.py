@@ -1,8 +1,11 @@
 """Keep secrets out of everything the suite writes.
 
 A proxy password can leak in three spellings: raw (`p@ss!`), percent-encoded as it sits in a
-proxy URL (`p%40ss%21`), and inside a `Proxy-Authorization: Basic ...` value. The redactor
-knows every secret the run uses and replaces all spellings of each.
+proxy URL (`p%40ss%21`), and base64, inside a `Proxy-Authorization: Basic ...` value or a
+Kubernetes Secret. The redactor knows every secret the run uses and replaces all spellings of
+each. A password given raw in a URL that does not parse shows up in pieces in error messages
+(a parser stops at its '#' or '/'): for secrets registered with `fragments=True`, every run of
+six or more letters and digits is masked on its own too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
+_FRAGMENT = 6  # shortest run of letters and digits of a secret masked on its own
 _SECRET_KEY = re.compile(r"(^|_)(password|passwd|secret|token|credentials?)($|_)", re.IGNORECASE)
 # userinfo in any URL: scheme://user:password@host
 # Greedy up to the last "@" of the word: an unencoded password may itself hold "@".
@@ -41,10 +45,14 @@ class Redactor:
         self._forms: set[str] = set()
         self._patterns: dict[str, re.Pattern[str]] = {}
 
-    def add_secret(self, secret: str, *, user: str | None = None) -> None:
+    def add_secret(self, secret: str, *, user: str | None = None, fragments: bool = False) -> None:
+        """Mask `secret` in every spelling; `fragments` for random secrets that may leak in pieces."""
         if not secret:
             return
         forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+        forms |= {base64.b64encode(form.encode()).decode() for form in (secret, quote(secret, safe=""))}
+        if fragments:
+            forms |= set(re.findall(rf"[A-Za-z0-9]{{{_FRAGMENT},}}", secret))
         if user is not None:
             token = base64.b64encode(f"{user}:{secret}".encode()).decode()
             forms |= {token, token.rstrip("=")}
