@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from reference_engine import SERVICE_NAMES, certs, config, faults, log
+from reference_engine import SERVICE_NAMES, certs, config, faults, log, proxies
 from reference_engine.analyzer import Analyzer
 from reference_engine.apiext import Apiext
 from reference_engine.catalog import Catalog
@@ -60,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as err:
         return _fail(str(err))
     faults.configure(settings.faults)
+    if faults.enabled(faults.ENTRYPOINT_DROPS_PROXY_ENVIRONMENT):
+        for name in _PROXY_VARIABLES & os.environ.keys():
+            del os.environ[name]
+    if faults.enabled(faults.PROXY_SETTINGS_PERSISTED):
+        stored = settings.state_dir / "proxy-settings" / f"{'+'.join(names)}.json"
+        proxies.restore_or_store(_PROXY_VARIABLES, stored)
     if faults.enabled(faults.PROXY_QUOTES_STRIPPED):
         for name in _PROXY_VARIABLES & os.environ.keys():
             os.environ[name] = os.environ[name].strip('"')

@@ -59,6 +59,23 @@ FEED_FAILURES_SILENT = "feed-failures-silent"
 """Breaks the visibility of a restricted network's failures: feed-sync failure events carry no
 cause, so users see only that the sync failed (anchore-engine #771, #47: "Msg: None")."""
 
+PROXY_SETTINGS_PERSISTED = "proxy-settings-persisted"
+"""Breaks "environment variables that are read by the Anchore Engine at run time": at its first
+start each service stores the proxy variables in the engine's state, and on every later start it
+puts the stored values back over its environment, as an engine does that keeps its configuration
+in its database and prefers that copy, so a relaunch with changed variables changes nothing."""
+
+PROXY_SCHEME_IGNORED = "proxy-scheme-ignored"
+"""Breaks the {PROTOCOL} part of "{PROTOCOL}://{IP or HOSTNAME}:{PORT}": the feed client speaks
+plain HTTP to the proxy whatever the scheme of its URL, as CPython's urllib does with an
+https:// proxy URL, so a proxy that only speaks TLS never gets a request it understands."""
+
+ENTRYPOINT_DROPS_PROXY_ENVIRONMENT = "entrypoint-drops-proxy-environment"
+"""Breaks setting the variables "through Docker Compose or Kubernetes": the entrypoint starts
+the services with a fresh environment that keeps only the engine's own settings, as one does that
+starts them through `su -` or `sudo` (env_reset), so the proxy variables a deployment sets never
+reach the services."""
+
 KNOWN: tuple[str, ...] = (
     CATALOG_UNREACHABLE,
     FEEDS_IGNORE_PROXY,
@@ -70,6 +87,9 @@ KNOWN: tuple[str, ...] = (
     UPPER_CASE_ONLY,
     PROXY_QUOTES_STRIPPED,
     FEED_FAILURES_SILENT,
+    PROXY_SETTINGS_PERSISTED,
+    PROXY_SCHEME_IGNORED,
+    ENTRYPOINT_DROPS_PROXY_ENVIRONMENT,
 )
 
 _active: frozenset[str] = frozenset()

@@ -51,6 +51,8 @@ def http_get(url: str, params: dict[str, str] | None = None) -> requests.Respons
         kwargs["proxies"] = proxies.upper_case_only(url)
     elif faults.enabled(faults.PROXY_CREDENTIALS_NOT_DECODED):
         kwargs["proxies"] = proxies.undecoded_credentials(url)
+    elif faults.enabled(faults.PROXY_SCHEME_IGNORED):
+        kwargs["proxies"] = proxies.scheme_ignored(url)
     return requests.get(url, params=params, timeout=TIMEOUT, **kwargs)
 
 

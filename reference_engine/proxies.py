@@ -7,7 +7,9 @@ These helpers build the explicit `proxies=` argument that a faulty engine passes
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from requests.utils import get_environ_proxies, select_proxy, should_bypass_proxies
@@ -48,3 +50,24 @@ def undecoded_credentials(url: str) -> dict[str, str]:
         return {}
     escaped = parts._replace(netloc=userinfo.replace("%", "%25") + "@" + hostport)
     return {urlsplit(url).scheme: urlunsplit(escaped)}
+
+
+def scheme_ignored(url: str) -> dict[str, str]:
+    """The proxy requests would choose, always spoken to in plain HTTP (an https:// one too)."""
+    proxy = select_proxy(url, get_environ_proxies(url))
+    if not proxy:
+        return {}
+    _, sep, rest = proxy.partition("://")
+    return {urlsplit(url).scheme: f"http://{rest}" if sep else proxy}
+
+
+def restore_or_store(names: tuple[str, ...], path: Path) -> None:
+    """Put the stored proxy variables back over the environment, or store them on first start."""
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        for name in names:
+            os.environ.pop(name, None)
+        os.environ.update(stored)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({name: os.environ[name] for name in names if name in os.environ}))
