@@ -171,17 +171,24 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         run = {
             "run_id": uuid.uuid4().hex[:10],
-            # Per-run secrets for the authenticating proxy: one plain, one with the characters
-            # the documentation says must be percent-encoded (AUTH-2).
+            # Per-run secrets for the authenticating proxy, one per kind of password a scenario
+            # uses (fixtures/scenarios.py PASSWORDS): letters and digits; the seed's F@oBar!
+            # shape; every character the documentation says must be percent-encoded (AUTH-2).
+            # ANCHORE_COMPLIANCE_PROXY_PASSWORD fixes the last, so a test can look for it in
+            # every output. And one the proxy never accepts.
             "proxy_user": PROXY_USER,
-            "proxy_password_plain": f"pw{secrets.token_hex(8)}",
-            # ANCHORE_COMPLIANCE_PROXY_PASSWORD fixes it, so a test can look for it in every output.
-            "proxy_password_unsafe": env_default("PROXY_PASSWORD") or f"Pw@{secrets.token_hex(4)}!#:%/",
+            "proxy_passwords": {
+                "plain": f"pw{secrets.token_hex(8)}",
+                "seed-like": f"F@o{secrets.token_hex(4)}!",
+                "unsafe": env_default("PROXY_PASSWORD") or f"Pw@{secrets.token_hex(4)}!#:%/",
+            },
+            "proxy_password_wrong": f"wrong{secrets.token_hex(6)}",
             "started": now(),
             "monotonic_start": time.monotonic(),
         }
-    for key in ("proxy_password_plain", "proxy_password_unsafe"):
-        REDACTOR.add_secret(run[key], user=run["proxy_user"])
+    for password in (*run["proxy_passwords"].values(), run["proxy_password_wrong"]):
+        # Fragments too: a raw password in a URL that does not parse leaks in pieces.
+        REDACTOR.add_secret(password, user=run["proxy_user"], fragments=True)
     config.stash[RUN_KEY] = run
     try:
         catalog = load_catalog()

@@ -37,7 +37,7 @@ def test_hosts_in_no_proxy_are_reached_directly(scenario, engine_run, service_ca
 
 
 @pytest.mark.requirement("ENV-4")
-@pytest.mark.scenarios("no-proxy-registry")
+@pytest.mark.scenarios("no-proxy-registry", "no-proxy-domain")
 def test_registry_listed_in_no_proxy_is_reached_directly(scenario, engine_run, image_analysis, evidence):
     # The registry is on the engine's network too; no_proxy names it (among spaces and an
     # address). Registry traffic is Go's: skopeo must connect directly.

@@ -1,4 +1,4 @@
-"""Proxy configuration through the environment (NET-1, ENV-2, ENV-3, AUTH-1, AUTH-2).
+"""Proxy configuration through the environment (NET-1, ENV-1, ENV-2, ENV-3).
 
 The engine sits on a network with no route out; squid, named in the proxy variables, is its only
 way to the registry (Go, skopeo) and to the feeds (Python requests). Verdicts come from squid's
@@ -9,43 +9,14 @@ fixtures/scenarios.py): https_proxy names port 3128, http_proxy port 3129.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import pytest
 
 from anchore_compliance.fixtures.observations import (
-    compare_with_prediction,
-    connects_to,
     engine_proxy_records,
     events_of,
+    https_connects,
 )
-from anchore_compliance.fixtures.scenarios import (
-    FEED_HOST,
-    FEED_PORT,
-    HTTP_PROXY_PORT,
-    HTTPS_PROXY_PORT,
-    REGISTRY_HOST,
-    REGISTRY_PORT,
-)
-
-
-def _stack_connects(engine_run, image_analysis, feed_sync, evidence):
-    """(stack, target, CONNECT records from the engine) for each stack's HTTPS traffic.
-
-    Each stack's predicted route goes into the evidence beside what squid saw.
-    """
-    registry = connects_to(
-        engine_proxy_records(engine_run, image_analysis.wire), REGISTRY_HOST, REGISTRY_PORT
-    )
-    feed = connects_to(engine_proxy_records(engine_run, feed_sync.wire), FEED_HOST, FEED_PORT)
-    compare_with_prediction(
-        engine_run, evidence, "go", f"https://{REGISTRY_HOST}:{REGISTRY_PORT}/v2/", registry
-    )
-    compare_with_prediction(engine_run, evidence, "python", f"https://{FEED_HOST}/v1/service/feeds", feed)
-    return [
-        ("go", f"{REGISTRY_HOST}:{REGISTRY_PORT}", registry),
-        ("python", f"{FEED_HOST}:{FEED_PORT}", feed),
-    ]
+from anchore_compliance.fixtures.scenarios import FEED_HOST, HTTP_PROXY_PORT, HTTPS_PROXY_PORT
 
 
 def _tunnelled(records, port: int | None = None) -> list:
@@ -61,7 +32,7 @@ def test_engine_without_a_route_out_works_through_the_proxy(
     unsynced = sorted(f"{f}/{g}" for (f, g), stamp in feed_sync.group_last_sync().items() if not stamp)
     evidence.add("api", f"feed groups without last_sync: {', '.join(unsynced) or 'none'}", "python")
     problems = []
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
+    for stack, target, records in https_connects(engine_run, image_analysis, feed_sync, evidence):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
         if not _tunnelled(records):
             problems.append(f"{stack}: no tunnel to {target} through the proxy")
@@ -105,7 +76,7 @@ def test_https_proxy_carries_https_traffic_of_both_stacks(
     scenario, engine_run, image_analysis, feed_sync, evidence
 ):
     problems = []
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
+    for stack, target, records in https_connects(engine_run, image_analysis, feed_sync, evidence):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
         if not _tunnelled(records, HTTPS_PROXY_PORT):
             problems.append(f"{stack} stack did not use https_proxy (port {HTTPS_PROXY_PORT}) for {target}")
@@ -123,7 +94,7 @@ def test_each_stack_follows_its_own_case_when_the_cases_disagree(
     # through different proxies. That is how the real engine behaves, so it is reported as a
     # finding; the check fails only if a stack uses neither value.
     followed = {}
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
+    for stack, target, records in https_connects(engine_run, image_analysis, feed_sync, evidence):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
         ports = {r.port for r in _tunnelled(records)}
         followed[stack] = ports
@@ -149,51 +120,28 @@ def test_http_proxy_carries_plain_http_feed_traffic(scenario, engine_run, feed_s
     assert not [r for r in records if r.port != HTTP_PROXY_PORT], "plain-HTTP feed traffic used another proxy"
 
 
-def _authentication_problems(engine_run, image_analysis, feed_sync, evidence, failure: str) -> list[str]:
-    """Per stack, a problem unless squid accepted a CONNECT authenticated as the run's user.
-
-    `failure` is formatted with stack, target, user and the statuses squid answered.
-    """
-    user = engine_run.proxy_user
+@pytest.mark.requirement("ENV-1")
+@pytest.mark.scenarios("proxy-relaunch")
+def test_variables_are_read_at_run_time_a_relaunch_changes_the_route(scenario, engine_run, evidence):
+    # The same images, relaunched with the engine's state kept, with every variable moved from
+    # squid's port 3128 to 3129: each stack's tunnels must follow the variables of the launch
+    # they were made in, not those the engine first started with.
+    relaunch = engine_run.relaunch()
     problems = []
-    for stack, target, records in _stack_connects(engine_run, image_analysis, feed_sync, evidence):
-        evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
-        if not any(r.status == 200 and r.user == user for r in records):
-            statuses = sorted({r.status for r in records})
-            problems.append(failure.format(stack=stack, target=target, user=user, statuses=statuses))
-    return problems
-
-
-@pytest.mark.requirement("AUTH-1")
-@pytest.mark.scenarios("proxy-auth")
-def test_engine_authenticates_to_the_proxy_with_credentials_from_the_url(
-    scenario, engine_run, image_analysis, feed_sync, evidence
-):
-    problems = _authentication_problems(
-        engine_run,
-        image_analysis,
-        feed_sync,
-        evidence,
-        "{stack}: no CONNECT {target} authenticated as {user!r} (statuses {statuses})",
-    )
-
-    assert not problems, "; ".join(problems)
-
-
-@pytest.mark.requirement("AUTH-2")
-@pytest.mark.scenarios("proxy-auth-encoded")
-def test_engine_decodes_url_encoded_unsafe_characters_in_the_password(
-    scenario, engine_run, image_analysis, feed_sync, evidence
-):
-    unsafe = sorted(c for c in set(engine_run.proxy_password) if quote(c, safe="") != c)
-    evidence.add("suite", f"password holds {' '.join(unsafe)}, given percent-encoded in the proxy URL")
-    problems = _authentication_problems(
-        engine_run,
-        image_analysis,
-        feed_sync,
-        evidence,
-        "{stack}: squid never accepted the decoded password for {user!r} on {target} "
-        "(statuses {statuses}; 407 means the credentials it sent were wrong)",
-    )
+    for name, launch, port in (
+        ("first launch", relaunch.first, HTTPS_PROXY_PORT),
+        ("relaunch", relaunch.second, HTTP_PROXY_PORT),
+    ):
+        evidence.add("suite", f"{name}: every proxy variable names squid port {port}")
+        for stack, target, records in https_connects(
+            engine_run, launch.image_analysis, launch.feed_sync, evidence, launch.proxy_env
+        ):
+            evidence.add_all("squid", [r.raw for r in records], stack, empty=f"{name}: no CONNECT {target}")
+            ports = sorted({r.port for r in _tunnelled(records)})
+            if ports != [port]:
+                problems.append(
+                    f"{stack}: after the {name} the tunnels to {target} used port(s) "
+                    f"{', '.join(map(str, ports)) or 'none'}, not {port}"
+                )
 
     assert not problems, "; ".join(problems)
