@@ -34,6 +34,7 @@ class EngineContainer:
     environment: dict[str, str]
     engine: bool  # False for helpers such as the database: no proxy variables, no CA
     health_ports: tuple[int, ...] = ()  # ports whose GET /health says a service in it is up
+    service_ports: dict[str, int] = field(default_factory=dict)  # engine service -> port it serves
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,21 @@ class EngineProfile:
     def engine_hosts(self) -> tuple[str, ...]:
         """Host names the engine's services use for each other: what no_proxy must list."""
         return tuple(c.name for c in self.containers)
+
+    def service_at(self, host: str | None, port: int | None) -> str | None:
+        """The engine service that `host:port` reaches, as the services call each other."""
+        for container in self.containers:
+            if container.name == host:
+                for service, service_port in container.service_ports.items():
+                    if port in (service_port, None):
+                        return service
+        return None
+
+    def services_in(self, container_name: str) -> tuple[str, ...]:
+        for container in self.containers:
+            if container.name == container_name:
+                return tuple(container.service_ports)
+        return ()
 
     @property
     def images(self) -> tuple[str, ...]:
@@ -98,6 +114,25 @@ def _string_map(value: Any, where: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise SuiteUsageError(f"engine profile {where}: 'environment' must be a mapping")
     return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+def _service_ports(entry: dict, command: list | None, env: dict[str, str], where: str) -> dict[str, int]:
+    """Which engine services a container runs and on which port: `service_ports` in the profile,
+    or, for one service per container, `service start <service>` on ANCHORE_SERVICE_PORT."""
+    given = entry.get("service_ports")
+    try:
+        if given is not None:
+            if not isinstance(given, dict):
+                raise SuiteUsageError(f"engine profile {where}: 'service_ports' must map services to ports")
+            return {str(service): int(port) for service, port in given.items()}
+        words = list(command or [])
+        if "start" in words:
+            named = [w for w in words[words.index("start") + 1 :] if not w.startswith("-")]
+            if len(named) == 1:
+                return {named[0]: int(env.get("ANCHORE_SERVICE_PORT") or 8228)}
+    except (TypeError, ValueError):
+        raise SuiteUsageError(f"engine profile {where}: service ports must be port numbers") from None
+    return {}
 
 
 def parse_profile(
@@ -163,6 +198,7 @@ def parse_profile(
                 environment={k: fill(v) for k, v in env.items()},
                 engine=is_engine,
                 health_ports=health_ports,
+                service_ports=_service_ports(entry, command, env, f"{source}:{name}") if is_engine else {},
             )
         )
     names = [c.name for c in containers]

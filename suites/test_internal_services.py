@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+from anchore_compliance.fixtures.observations import internal_calls_via_proxy, service_pairs
+
 STACK = "python"
 # The seed counts six services; Anchore Engine 1.x has five (kubernetes_webhook left in 0.x).
 SEED_SERVICE_COUNT = 6
@@ -44,12 +46,16 @@ def test_every_cross_service_call_succeeds(scenario, engine_run, service_calls, 
         failed.append(
             "the analysis job never left not_analyzed: analyzer, simplequeue and catalog did not connect"
         )
-    leaked = [r for r in service_calls.wire.proxy if r.host in engine_run.engine_hosts]
+    # Any call meant for a service that reached the proxy instead: from the API calls, and from
+    # the analysis pipeline (analyzer -> simplequeue, analyzer -> catalog, ...).
+    leaked = internal_calls_via_proxy(engine_run, service_calls.wire) + internal_calls_via_proxy(
+        engine_run, image_analysis.wire
+    )
     evidence.add_all("squid", [r.raw for r in leaked], STACK)
     if leaked:
         failed.append(
             "internal calls were sent to the proxy (a proxy in a restricted network cannot reach the "
-            f"engine's services): {', '.join(sorted({str(r.host) for r in leaked}))}"
+            f"engine's services): {', '.join(service_pairs(engine_run, leaked))}"
         )
 
     assert not failed, "; ".join(failed)
