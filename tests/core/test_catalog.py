@@ -102,3 +102,9 @@ def test_unknown_requirement_lookup_names_the_known_ones():
         load_catalog().get("REG-99")
     assert caught.value.exit_code is ExitCode.UNKNOWN_REQUIREMENT
     assert "REG-1" in str(caught.value)
+
+
+def test_every_catalog_requirement_has_a_check():
+    # A default run reports `not-covered` for a requirement no check names.
+    unchecked = set(load_catalog().ids()) - _requirement_ids_in_suites()
+    assert not unchecked, f"requirements without a check: {sorted(unchecked)}"
