@@ -35,7 +35,7 @@ from anchore_compliance.fixtures.infra.backend import (
     reap_orphans,
     run_labels,
 )
-from anchore_compliance.fixtures.infra.images import LOCAL_IMAGES, ImageSet, ensure_images, image_set
+from anchore_compliance.fixtures.infra.images import ImageSet, ensure_images, image_set
 
 TEST_SUBNETS = ipaddress.IPv4Network("10.213.200.0/21")
 SQUID_CONF = """\
@@ -85,8 +85,9 @@ def client(backend: ContainerBackend) -> Iterator[docker.DockerClient]:
 
 @pytest.fixture(scope="module")
 def local_images(backend: ContainerBackend) -> ImageSet:
-    ensure_images(backend, LOCAL_IMAGES)
-    return LOCAL_IMAGES
+    images = image_set("local")
+    ensure_images(backend, images)
+    return images
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from anchore_compliance.fixtures.infra.backend import (
     run_labels,
 )
 from anchore_compliance.fixtures.infra.feed_endpoint import FEED_ALIAS, FeedEndpoint
-from anchore_compliance.fixtures.infra.images import LOCAL_IMAGES, ensure_images
+from anchore_compliance.fixtures.infra.images import ensure_images, image_set
 from anchore_compliance.fixtures.infra.network import ContainerNetwork, NetworkedContainer, NetworkInfo
 from anchore_compliance.fixtures.infra.pki import PrivateCA
 from anchore_compliance.fixtures.infra.registry import REGISTRY_ALIAS, DistributionRegistry, TestImage
@@ -43,7 +43,7 @@ from anchore_compliance.fixtures.infra.squid import (
     SquidProxy,
 )
 
-IMAGES = LOCAL_IMAGES
+IMAGES = image_set("local")
 CLIENT_ALIAS = "client.compliance.test"
 CLIENT_HOST_NUMBER = 20
 USER = ProxyUser("compliance", "F@o:B/r#1%!")
