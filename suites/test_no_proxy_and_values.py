@@ -90,6 +90,15 @@ def test_quoted_values_are_not_used_as_proxy_addresses(
         if e.get("type", "").endswith("failed")
     ]
     evidence.add_all("api", [f"feed sync failure: {c}" for c in causes], "python")
+    no_proxy = engine_run.proxy_env.get("no_proxy", "")
+    broken = [entry for entry in no_proxy.split(",") if '"' in entry]
+    if broken:
+        evidence.add(
+            "finding",
+            f"the quotes also break no_proxy's entries {' and '.join(broken)}: a host in the first "
+            "or last place of the list would be sent to the proxy",
+            "both",
+        )
     problems = []
     if registry_tries or image_analysis.status == "analyzed":
         problems.append("go: the quoted value was used as a proxy address")
