@@ -24,6 +24,7 @@ class ExitCode(enum.IntEnum):
     ENGINE_UNREACHABLE = 14  # attach mode: the engine's API did not answer
     DEPLOYMENT_INPUT = 15  # --deployment: path missing, not YAML, unknown kind
     CERTIFICATION_INCOMPLETE = 16  # --certification and something was not judged
+    ENGINE_CREDENTIALS_REJECTED = 17  # attach mode: the engine's API answered 401/403
 
 
 class SuiteUsageError(Exception):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from anchore_compliance import attach
 from anchore_compliance.catalog import load_catalog
 from anchore_compliance.config import (
     BUILTIN_PROFILES,
@@ -32,6 +33,7 @@ from anchore_compliance.reporting.certification import (
 from anchore_compliance.reporting.collector import ResultCollector
 from anchore_compliance.reporting.run_results import now, write_results
 from anchore_compliance.state import (
+    ATTACH_KEY,
     COLLECTOR_KEY,
     DECLARATION_KEY,
     RUN_KEY,
@@ -117,6 +119,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="audit a deployment file or folder (compose, Kubernetes, env file); repeatable. "
         "With only this, no container starts.",
     )
+    attach.add_options(group)
 
 
 def _exit(error: SuiteUsageError) -> None:
@@ -196,6 +199,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if unknown:
             catalog.get(unknown[0])  # raises the one-line error
         settings = _resolve_settings(config, run["run_id"])
+        attached = attach.resolve(config, settings.profile)
         if config.getoption("certification"):
             path = config.getoption("vendor_declaration")
             if path is None:
@@ -211,6 +215,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _exit(error)
         return
     config.stash[SETTINGS_KEY] = settings
+    if attached is not None:
+        config.stash[ATTACH_KEY] = attached
     # Registered here rather than through pytest_plugins: this module imports it already.
     config.pluginmanager.register(run_results, "anchore-compliance-run-results")
 
@@ -245,7 +251,7 @@ def deployment_only(config: pytest.Config) -> bool:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "scenario" not in metafunc.fixturenames:
         return
-    from anchore_compliance.fixtures.scenarios import get_scenario
+    from anchore_compliance.fixtures.attached import scenario_params
 
     marker = metafunc.definition.get_closest_marker("scenarios")
     if marker is None or not marker.args:
@@ -255,16 +261,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     requirement = metafunc.definition.get_closest_marker("requirement")
     prefix = f"{requirement.args[0]}-" if requirement and requirement.args else ""
     try:
-        scenarios = [get_scenario(name) for name in marker.args]
+        params = scenario_params(marker.args, prefix, attach_mode=ATTACH_KEY in metafunc.config.stash)
     except SuiteUsageError as error:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: {error}") from None
-    metafunc.parametrize(
-        "scenario",
-        [s.id for s in scenarios],
-        ids=[f"{prefix}{s.id}" for s in scenarios],
-        indirect=True,
-        scope="session",
-    )
+    metafunc.parametrize("scenario", params, indirect=True, scope="session")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -320,6 +320,30 @@ def _prepare_containers(config: pytest.Config) -> None:
         _exit(error)
 
 
+def _reach_attached_engine(config: pytest.Config) -> None:
+    """Controller, once, in attach mode: the engine answers and takes the credentials.
+
+    Instead of preparing containers: nothing is launched. Failing here ends the run with one line.
+    """
+    run = config.stash[RUN_KEY]
+    if run.get("engine_probed"):
+        return
+    run["engine_probed"] = True
+    try:
+        attach.probe(config.stash[ATTACH_KEY])
+    except SuiteUsageError as error:
+        run["error"] = str(error)
+        write_results(config)
+        _exit(error)
+
+
+def _prepare_for_checks(config: pytest.Config) -> None:
+    if ATTACH_KEY in config.stash:
+        _reach_attached_engine(config)
+    else:
+        _prepare_containers(config)
+
+
 def _uses_scenarios(item: pytest.Item) -> bool:
     return "scenario" in getattr(item, "fixturenames", ())
 
@@ -330,7 +354,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if is_worker(config) or config.option.collectonly:
         return
     if any(_uses_scenarios(item) for item in session.items):
-        _prepare_containers(config)
+        _prepare_for_checks(config)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -339,7 +363,7 @@ def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
     from anchore_compliance.scheduling import scenario_of_nodeid
 
     if not node.config.option.collectonly and any(scenario_of_nodeid(nodeid) for nodeid in ids):
-        _prepare_containers(node.config)
+        _prepare_for_checks(node.config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

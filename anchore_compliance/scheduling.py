@@ -12,12 +12,13 @@ import re
 
 from xdist.scheduler import LoadScopeScheduling
 
+from anchore_compliance.fixtures.attached import ATTACHED
 from anchore_compliance.fixtures.scenarios import SCENARIOS
 
-# The id the plugin gives a scenario check: [<REQUIREMENT>-<scenario>], e.g. [REG-1-proxy-auth].
-_SCENARIO_ID = re.compile(
-    r"\[[A-Z]+-\d+-(" + "|".join(map(re.escape, sorted(SCENARIOS, key=len, reverse=True))) + r")\]$"
-)
+# The id the plugin gives a scenario check: [<REQUIREMENT>-<scenario>], e.g. [REG-1-proxy-auth];
+# in attach mode [<REQUIREMENT>-attached], all of them sharing the one attached engine.
+_NAMES = sorted([*SCENARIOS, ATTACHED], key=len, reverse=True)
+_SCENARIO_ID = re.compile(r"\[[A-Z]+-\d+-(" + "|".join(map(re.escape, _NAMES)) + r")\]$")
 
 
 def scenario_of_nodeid(nodeid: str) -> str | None:

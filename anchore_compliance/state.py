@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from anchore_compliance.attach import AttachSettings
 from anchore_compliance.config import SuiteSettings
 from anchore_compliance.reporting.certification import Certification, VendorDeclaration
 from anchore_compliance.reporting.collector import ResultCollector
@@ -15,6 +16,8 @@ CERTIFICATION_KEY = pytest.StashKey[Certification]()
 REQUIREMENTS_KEY = pytest.StashKey[list[RequirementResult]]()
 RUN_KEY = pytest.StashKey[dict]()
 COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
+# Present only in attach mode (--engine-url).
+ATTACH_KEY = pytest.StashKey[AttachSettings]()
 
 
 def is_worker(config: pytest.Config) -> bool:

@@ -18,6 +18,7 @@ from anchore_compliance.reporting.certification import certification_exit_code, 
 from anchore_compliance.reporting.json_report import write_results_json
 from anchore_compliance.results import Status, summarize
 from anchore_compliance.state import (
+    ATTACH_KEY,
     CERTIFICATION_KEY,
     COLLECTOR_KEY,
     DECLARATION_KEY,
@@ -70,6 +71,7 @@ def write_results(config: pytest.Config) -> dict | None:
             "declared_version": profile.version,
             "reported_version": collector.engine_info.get("engine_version"),
         },
+        "mode": "launch",
         "backend": run.get("backend"),
         "config": settings.redacted(),
         "started": run["started"],
@@ -82,6 +84,16 @@ def write_results(config: pytest.Config) -> dict | None:
             **summarize_timings(run.get("timing_events", [])),
         },
     }
+    attached = config.stash.get(ATTACH_KEY, None)
+    if attached is not None:
+        # The suite launched nothing: the profile's images and product say nothing of this engine.
+        run_info["mode"] = "attach"
+        run_info["engine"] = {
+            "profile": None,
+            "images": [],
+            "reported_version": run_info["engine"]["reported_version"],
+            **attached.redacted(),
+        }
     config.stash[REQUIREMENTS_KEY] = requirements
     if config.getoption("certification"):
         certification = certify(requirements)
