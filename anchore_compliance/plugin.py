@@ -201,6 +201,13 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = _resolve_settings(config, run["run_id"])
         attached = attach.resolve(config, settings.profile)
         if config.getoption("certification"):
+            if attached is not None:
+                # Most checks relaunch the engine under a scenario; attached, they cannot run, and
+                # a verdict resting on the few that can would overstate what was judged.
+                raise SuiteUsageError(
+                    "--certification cannot attach (--engine-url): certification judges every "
+                    "requirement, and most need the suite to launch the engine under its scenarios"
+                )
             path = config.getoption("vendor_declaration")
             if path is None:
                 raise SuiteUsageError(

@@ -235,8 +235,12 @@ def test_declared_proxy_from_the_environment_is_validated_too(pytester, monkeypa
         (("--attach-image", "registry.corp/app:1"), "--attach-image describes an attached engine"),
         (("--engine-url", "anchore.corp:8228"), "--engine-url must be http(s)://HOST"),
         (("--engine-url", f"http://admin:{PASSWORD}@anchore.corp:8228"), "--engine-url holds credentials"),
+        (
+            ("--engine-url", "http://127.0.0.1:9", "--certification", "--vendor-declaration", "v.yaml"),
+            "--certification cannot attach",
+        ),
     ],
-    ids=["proxy-without-url", "image-without-url", "url-without-scheme", "url-with-credentials"],
+    ids=["proxy-without-url", "image-without-url", "url-without-scheme", "url-with-credentials", "certify"],
 )
 def test_bad_attach_option_is_one_line_and_exit_10(pytester, args, fragment):
     result = _run(pytester, *args)
