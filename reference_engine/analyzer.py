@@ -17,7 +17,10 @@ from reference_engine import events, skopeo
 from reference_engine.service import Service
 
 ANALYSIS_QUEUE = "images_to_analyze"
-POLL_SECONDS = 1.0
+# Long polls, as the engine's queue client can make them: a job is taken as soon as it is queued.
+LONG_POLL_SECONDS = 2
+POLL_PAUSE = 0.05  # between two polls
+FAILING_PAUSE = 1.0  # while the queue cannot be reached
 VISIBILITY_TIMEOUT = 900
 
 
@@ -29,13 +32,13 @@ class Analyzer(Service):
 
     def _poll_loop(self) -> None:
         failing = False
-        while not self.stopping.wait(POLL_SECONDS):
+        while not self.stopping.wait(FAILING_PAUSE if failing else POLL_PAUSE):
             try:
                 message = self.call(
                     "simplequeue",
                     "GET",
                     f"queues/{ANALYSIS_QUEUE}",
-                    params={"wait_max_seconds": 0, "visibility_timeout": VISIBILITY_TIMEOUT},
+                    params={"wait_max_seconds": LONG_POLL_SECONDS, "visibility_timeout": VISIBILITY_TIMEOUT},
                 )
             except Exception as err:
                 if not failing:
