@@ -52,6 +52,9 @@ class EngineProfile:
     api_password: str
     services: tuple[str, ...]
     ready_timeout: float
+    # Seconds from "every service answers /health" to "GET /v1/system lists every service";
+    # longer means the listing itself (apiext -> catalog) is broken, for the checks to judge.
+    registration_grace: float
     certs_dir: str
     shared_dir: str | None
     containers: tuple[EngineContainer, ...]
@@ -212,10 +215,11 @@ def parse_profile(
         raise SuiteUsageError(f"engine profile {source}: api.container {api_container!r} is not a container")
     try:
         ready_timeout = float(data.get("ready_timeout", 90))
+        registration_grace = float(data.get("registration_grace", 15))
         api_port = int(api.get("port", 8228))
     except (TypeError, ValueError):
         raise SuiteUsageError(
-            f"engine profile {source}: ready_timeout and api.port must be numbers"
+            f"engine profile {source}: ready_timeout, registration_grace and api.port must be numbers"
         ) from None
     return EngineProfile(
         name=str(_require(data, "name", str, source)),
@@ -229,6 +233,7 @@ def parse_profile(
         api_password=password,
         services=tuple(_require(data, "services", list, source)),
         ready_timeout=ready_timeout,
+        registration_grace=registration_grace,
         certs_dir=str(data.get("certs_dir", "/home/anchore/certs")),
         shared_dir=data.get("shared_dir"),
         containers=tuple(containers),
