@@ -11,7 +11,7 @@ import pytest
 
 from anchore_compliance.fixtures.attached import note_unobserved, predict_from_declared_proxy, registry_url
 from anchore_compliance.fixtures.observations import connects_to, engine_proxy_records
-from anchore_compliance.fixtures.scenarios import REGISTRY_HOST, REGISTRY_PORT
+from anchore_compliance.fixtures.scenarios import PROXY_HOST, REGISTRY_HOST, REGISTRY_PORT
 
 STACK = "go"
 # How long an engine may take to report a registry name that does not resolve.
@@ -77,6 +77,12 @@ def test_engine_reaches_the_registry_by_a_name_only_dns_resolves(
     if scenario.proxied:
         # Through a proxy the engine needs no DNS of its own: it names the host in CONNECT and
         # the proxy resolves it.
+        evidence.add(
+            "suite",
+            f"the engine has no DNS server, and of the outside names only {PROXY_HOST} in its hosts "
+            f"file: it cannot resolve {host} itself",
+            STACK,
+        )
         named = connects_to(engine_proxy_records(engine_run, analysis.wire), REGISTRY_HOST, REGISTRY_PORT)
         evidence.add_all("squid", [r.raw for r in named], STACK, empty=f"no CONNECT {REGISTRY_HOST}")
         tunnelled = [r for r in named if r.status == 200]
