@@ -318,7 +318,7 @@ def _prepare_containers(config: pytest.Config) -> None:
     try:
         backend = discover_backend(settings.container_host)
         run["backend"] = backend.describe()
-        # A killed earlier run may have left containers and networks behind.
+        # A killed earlier run may have left containers, networks and temp dirs behind.
         reap_orphans(backend)
         ensure_images(backend, image_set(settings.image_set))
     except SuiteUsageError as error:

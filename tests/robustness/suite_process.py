@@ -32,11 +32,11 @@ from anchore_compliance.fixtures.infra.backend import (
     LABEL_SUITE,
     ContainerBackend,
 )
+from anchore_compliance.fixtures.infra.ownership import TEMP_DIR_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 # SVC-1 runs in two scenarios (direct, proxy): infrastructure, squid and two engine launches.
 SUBSET = ("--requirement", "SVC-1")
-TEMP_PREFIX = "acs-"  # every temp dir the suite makes: tempfile.mkdtemp(prefix="acs-...")
 IMAGES_LOCK = "anchore-compliance-images.lock"  # images.py: shared by every run on the machine
 EXIT_TIMEOUT = 120.0
 WATCH_TIMEOUT = 180.0
@@ -94,13 +94,21 @@ class SuiteProcess:
     """One run of the compliance suite (`python -m pytest suites ...`), started and watched from outside."""
 
     def __init__(
-        self, workdir: Path, backend: ContainerBackend, *args: str, env: dict[str, str] | None = None
+        self,
+        workdir: Path,
+        backend: ContainerBackend,
+        *args: str,
+        env: dict[str, str] | None = None,
+        tmpdir: Path | None = None,
     ) -> None:
         self.workdir = workdir
-        self.tmpdir = workdir / "tmp"
-        self.tmpdir.mkdir(parents=True)
-        # The image build lock must stay the machine-wide one, or a build could race another run's.
-        (self.tmpdir / IMAGES_LOCK).symlink_to(Path(tempfile.gettempdir()) / IMAGES_LOCK)
+        workdir.mkdir(parents=True)
+        # The run's TMPDIR: its own, or an earlier run's (to see what that run left reaped).
+        self.tmpdir = tmpdir or workdir / "tmp"
+        if tmpdir is None:
+            self.tmpdir.mkdir()
+            # The image build lock must stay the machine-wide one, or a build could race another run's.
+            (self.tmpdir / IMAGES_LOCK).symlink_to(Path(tempfile.gettempdir()) / IMAGES_LOCK)
         self.report_dir = workdir / "reports"
         self.log = workdir / "output.log"
         environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
@@ -184,7 +192,7 @@ class SuiteProcess:
             containers=tuple(sorted(self.containers())),
             networks=tuple(sorted(self.networks())),
             volumes=tuple(sorted(new_volumes | labelled_volumes)),
-            temp_dirs=tuple(sorted(p.name for p in self.tmpdir.iterdir() if p.name.startswith(TEMP_PREFIX))),
+            temp_dirs=tuple(sorted(p.name for p in self.tmpdir.glob(f"{TEMP_DIR_PREFIX}*"))),
             processes=tuple(_session_processes(self.proc.pid)),
         )
 
@@ -214,8 +222,10 @@ class SuiteRuns:
         self._backend = backend
         self._runs: list[SuiteProcess] = []
 
-    def start(self, *args: str, name: str = "run", env: dict[str, str] | None = None) -> SuiteProcess:
-        run = SuiteProcess(self._workdir / name, self._backend, *SUBSET, *args, env=env)
+    def start(
+        self, *args: str, name: str = "run", env: dict[str, str] | None = None, tmpdir: Path | None = None
+    ) -> SuiteProcess:
+        run = SuiteProcess(self._workdir / name, self._backend, *SUBSET, *args, env=env, tmpdir=tmpdir)
         self._runs.append(run)
         return run
 

@@ -1,6 +1,6 @@
 """Nothing left behind: however a run of the suite ends, it leaves no container, network, volume,
 process or temp dir, except when killed outright; then the next run (or `backend reap`) removes
-what carries the suite's labels.
+what it left, by the owner its labels and temp dirs' owner files name.
 
 Each case starts the suite on a small subset (SVC-1: two scenarios) as a subprocess, ends it in
 its own way, and looks at what is left (suite_process.SuiteProcess tells a run's resources apart
@@ -17,6 +17,7 @@ flaky, so they are injected instead.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -157,6 +158,7 @@ def killed_then_reaped(request, tmp_path_factory, container_backend) -> Iterator
             reap = subprocess.run(
                 [sys.executable, "-m", "anchore_compliance.fixtures.infra.backend", "reap"],
                 cwd=ROOT,
+                env={**os.environ, "TMPDIR": str(killed.tmpdir)},  # where the killed run made them
                 capture_output=True,
                 text=True,
                 timeout=REAP_TIMEOUT,
@@ -164,8 +166,9 @@ def killed_then_reaped(request, tmp_path_factory, container_backend) -> Iterator
             )
             assert reap.returncode == 0, reap.stdout + reap.stderr
         else:
-            # Any run that needs containers first reaps what runs with dead owners left.
-            next_run = runs.start(name="next")
+            # Any run that needs containers first reaps what runs with dead owners left; this one
+            # shares the killed run's TMPDIR, as successive runs on one machine do.
+            next_run = runs.start(name="next", tmpdir=killed.tmpdir)
             assert next_run.wait() == 0, next_run.output()[-3000:]
             assert_nothing_left(next_run)
         yield after_kill, killed.leftovers()
@@ -181,13 +184,6 @@ def test_killed_run_leaves_labelled_resources_that_the_reaper_removes(killed_the
     assert not after_reap.processes, f"processes of the killed run remain: {after_reap}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: a killed run's temp dirs stay: the workdir acs-<run>-<worker>-* "
-    "(fixtures/engine_fixtures.py, tempfile.mkdtemp in `infrastructure`) and acs-engine-* "
-    "(fixtures/infra/engine.py, EngineDeployment.start) carry no owner (the engine's not even "
-    "the run id), and reap_orphans (fixtures/infra/backend.py) removes only containers and networks",
-)
 def test_killed_run_temp_dirs_are_removed_by_the_reaper(killed_then_reaped):
     after_kill, after_reap = killed_then_reaped
     assert after_kill.temp_dirs, "expected the killed run's temp dirs to exist right after the kill"
