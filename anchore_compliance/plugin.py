@@ -320,7 +320,7 @@ def _prepare_containers(config: pytest.Config) -> None:
         run["backend"] = backend.describe()
         # A killed earlier run may have left containers, networks and temp dirs behind.
         reap_orphans(backend)
-        ensure_images(backend, image_set(settings.image_set))
+        ensure_images(backend, image_set(settings.image_set), profile=settings.profile)
     except SuiteUsageError as error:
         run["error"] = str(error)
         write_results(config)
