@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import docker.errors
 import pytest
@@ -13,6 +14,7 @@ from anchore_compliance.fixtures.infra.images import PUBLIC_IMAGES
 
 pytest_plugins = ["pytester"]
 
+NEVER_READY_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "never-ready.yaml"
 MISSING_IMAGE_PROFILE = """\
 name: missing-image
 image: localhost/anchore-compliance/no-such-image:never
@@ -100,3 +102,22 @@ def test_public_image_that_cannot_be_pulled_ends_the_run_naming_it(pytester):
         client.close()
     result = _run(pytester, "--image-set", "public")
     _assert_one_line(result, ExitCode.IMAGE_MISSING, f"image {PUBLIC_IMAGES.squid}")
+
+
+@pytest.mark.parametrize(
+    ("workers", "engine"),
+    [
+        # Under xdist (as tox -e compliance runs), the readiness wait runs out...
+        ("2", ("--engine-profile", str(NEVER_READY_PROFILE), "--ready-timeout", "2")),
+        # ...and in one process, the engine exits at start (an unknown fault stops it).
+        ("0", ("--engine-env", "REFERENCE_ENGINE_FAULTS=no-such-fault")),
+    ],
+    ids=["xdist-never-answers", "serial-exits-at-start"],
+)
+def test_engine_that_never_becomes_ready_ends_the_run_with_its_own_code(pytester, workers, engine):
+    result = _run(pytester, *engine, "-n", workers, rid="SVC-1")
+    _assert_one_line(result, ExitCode.ENGINE_NOT_READY, "engine never became ready (scenario direct)")
+    statuses = {r["id"]: r["status"] for r in _results(pytester)["requirements"]}
+    # The launch failed, not the requirement: ERROR, never FAIL.
+    assert statuses["SVC-1"] == "error"
+    assert (pytester.path / "out" / "engine-output" / "direct.log").is_file()
