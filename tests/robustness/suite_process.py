@@ -72,6 +72,7 @@ class Watch:
     elapsed: float
     containers: set[str]  # names of the run's containers that exist now
     seen: dict[str, float] = field(default_factory=dict)  # every name seen, with when first seen
+    running_since: dict[str, float] = field(default_factory=dict)  # when each was first seen running
     output: str = ""
 
 
@@ -137,10 +138,12 @@ class SuiteProcess:
             ]
         }
 
+    def _container_list(self) -> list[dict]:
+        return self._client.api.containers(all=True, filters=self.owner_filter)
+
     def containers(self) -> dict[str, str]:
         """Name -> id of every container of this run, running or not."""
-        found = self._client.api.containers(all=True, filters=self.owner_filter)
-        return {c["Names"][0].lstrip("/"): c["Id"] for c in found}
+        return {c["Names"][0].lstrip("/"): c["Id"] for c in self._container_list()}
 
     def networks(self) -> dict[str, str]:
         return {n["Name"]: n["Id"] for n in self._client.api.networks(filters=self.owner_filter)}
@@ -156,9 +159,13 @@ class SuiteProcess:
         watch = Watch(elapsed=0.0, containers=set())
         while True:
             watch.elapsed = time.monotonic() - self.started
-            watch.containers = set(self.containers())
+            listed = self._container_list()
+            watch.containers = {c["Names"][0].lstrip("/") for c in listed}
             for name in watch.containers:
                 watch.seen.setdefault(name, watch.elapsed)
+            for container in listed:
+                if container.get("State") == "running":
+                    watch.running_since.setdefault(container["Names"][0].lstrip("/"), watch.elapsed)
             watch.output = self.output()
             if reached(watch):
                 return watch

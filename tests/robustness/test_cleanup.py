@@ -7,12 +7,14 @@ its own way, and looks at what is left (suite_process.SuiteProcess tells a run's
 from other runs on the same machine). A case that fails because the suite leaks is marked
 xfail(strict) with the leak's location, so the selftests stay green and the leak stays visible.
 
-Interrupts come two ways. A real SIGINT from outside, at moments whose window is wide enough to
-hit every time (a readiness wait, an engine stop). And SIGINT raised inside the suite at one exact
-Docker API call (interrupt_injection.py): the windows between "the container exists" and "the
-suite holds its handle", or just before a removal request, are milliseconds wide; an outside
-signal hit them in about one run of five while these tests were written, which made such cases
-flaky, so they are injected instead.
+Interrupts must land where the case says, every time, or the exit code says nothing. A real
+SIGINT from outside is sent only where its moment is wide: before pytest has even started, and
+during an engine's readiness wait that can never end (an engine that never becomes ready; the
+wait is bounded by a --ready-timeout far longer than the test needs). Everywhere else SIGINT is
+raised inside the suite at one exact point (interrupt_injection.py): the windows between "the
+container exists" and "the suite holds its handle", just before a removal request, or inside
+pytest's reporting of a check are milliseconds wide, and an outside signal hit them only now
+and then (and once, inside pytest's interrupt reporting, made the run exit 1).
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from dataclasses import dataclass
 import pytest
 from suite_process import ROOT, Leftovers, SuiteProcess, SuiteRuns, Watch
 
-FAULTY_ENGINE = ("--engine-env", "REFERENCE_ENGINE_FAULTS=catalog-unreachable", "--ready-timeout", "10")
+FAULTY_ENGINE = ("--engine-env", "REFERENCE_ENGINE_FAULTS=catalog-unreachable")
+NEVER_READY_ENGINE = (
+    "--engine-profile", str(ROOT / "tests" / "profiles" / "never-ready.yaml"), "--ready-timeout", "120",
+)  # fmt: skip
 HERE = str(ROOT / "tests" / "robustness")
 REAP_TIMEOUT = 120
 
@@ -39,8 +44,9 @@ def _engine_containers(names: Iterable[str]) -> set[str]:
 
 
 def _waiting_for_engine(watch: Watch) -> bool:
-    """Some engine container has existed for 3 s: the launch waits for readiness (10 s when faulty)."""
-    return any(watch.elapsed - t >= 3 for t in (watch.seen[n] for n in _engine_containers(watch.seen)))
+    """An engine container has run for 1 s: the launch is in its readiness wait, which cannot end."""
+    since = [watch.running_since[name] for name in _engine_containers(watch.running_since)]
+    return any(watch.elapsed - t >= 1 for t in since)
 
 
 def assert_nothing_left(run: SuiteProcess) -> None:
@@ -69,24 +75,21 @@ def test_failing_run_leaves_nothing(suite_runs: SuiteRuns):
 
 @dataclass(frozen=True)
 class Moment:
-    """When to send SIGINT from outside, recognised by watching the run; `leak` if it leaks."""
+    """When to send SIGINT from outside, recognised by watching the run, and the exit it gives."""
 
     id: str
     reached: Callable[[Watch], bool]
-    args: tuple[str, ...] = ()
+    args: tuple[str, ...]
+    returncode: int
     leak: str | None = None
 
 
 INTERRUPT_AT = (
-    # Python is still importing pytest and the plugin: nothing exists yet.
-    Moment("very-early", lambda w: w.elapsed >= 0.3),
-    # Registry, feed endpoint and all engine containers exist; the engine never gets ready.
-    Moment("engine-readiness-wait", _waiting_for_engine, FAULTY_ENGINE),
-    # The first check is reported: the first scenario's engine is being stopped.
-    Moment("checks-running", lambda w: " PASSED" in w.output or " FAILED" in w.output),
-    # Every check is reported: the session's teardown stops the last engine and squid. An
-    # interrupt there cut teardown short; each process now removes what it labelled at exit.
-    Moment("session-teardown", lambda w: "[100%]" in w.output),
+    # At once: Python is still starting or importing pytest and its plugins, nothing exists yet,
+    # and nothing catches the interrupt: the process dies of the signal.
+    Moment("very-early", lambda w: True, (), -signal.SIGINT),
+    # Registry, feed endpoint and the engine container exist; the engine never gets ready.
+    Moment("engine-readiness-wait", _waiting_for_engine, NEVER_READY_ENGINE, 2),
 )
 
 
@@ -95,11 +98,7 @@ def test_interrupted_run_exits_and_leaves_nothing(suite_runs: SuiteRuns, moment:
     run = suite_runs.start(*moment.args)
     run.watch_until(moment.reached, moment.id)
     run.send(signal.SIGINT)
-    returncode = run.wait()
-    # pytest reports an interrupt as 2; before pytest took over, Python dies of the signal. An
-    # interrupt that lands inside pytest's own interrupt reporting ends it with 1 (seen once in
-    # CI, checks-running). What this test is about holds either way: the run stops, leaving nothing.
-    assert returncode in (1, 2, -signal.SIGINT), run.output()[-3000:]
+    assert run.wait() == moment.returncode, run.output()[-3000:]
     assert_nothing_left(run)
 
 
@@ -108,6 +107,7 @@ class Injection:
     """SIGINT raised inside the suite at `point` (see interrupt_injection.py); `leak` if it leaks."""
 
     point: str
+    args: tuple[str, ...] = ()
     leak: str | None = None
 
 
@@ -117,20 +117,31 @@ INJECTIONS = (
     # (plugin pytest_unconfigure -> backend.remove_own_leftovers) removes what it labelled.
     Injection("after-create:registry"),
     Injection("after-create:reference-engine"),
-    Injection("before-remove:registry"),
     Injection("before-logs:reference-engine"),
     # EngineDeployment.stop runs twice (its __exit__ and the engine.stop callback): a removal
     # interrupted in the first is done by the second.
     Injection("before-remove:reference-engine"),
+    # Checks are running: pytest has just reported the first check, its engine is up.
+    Injection("after-report:SVC-1-direct"),
+    # Every check is reported: the session's teardown stops the last engine and squid, and then
+    # the outside services. An interrupt there cuts teardown short; each process removes what
+    # it labelled at exit.
+    Injection("before-remove:squid"),
+    Injection("before-remove:registry"),
 )
 
 
 @pytest.mark.parametrize(
     "injection", [pytest.param(i, id=i.point, marks=_xfail_if(i.leak)) for i in INJECTIONS]
 )
-def test_run_interrupted_at_a_container_call_leaves_nothing(suite_runs: SuiteRuns, injection: Injection):
+def test_run_interrupted_at_an_exact_point_exits_2_and_leaves_nothing(
+    suite_runs: SuiteRuns, injection: Injection
+):
     run = suite_runs.start(
-        "-p", "interrupt_injection", env={"PYTHONPATH": HERE, "ACS_INTERRUPT_AT": injection.point}
+        *injection.args,
+        "-p",
+        "interrupt_injection",
+        env={"PYTHONPATH": HERE, "ACS_INTERRUPT_AT": injection.point},
     )
     assert run.wait() == 2, f"not interrupted at {injection.point}:\n{run.output()[-3000:]}"
     assert_nothing_left(run)
