@@ -32,12 +32,15 @@ from anchore_compliance.fixtures.infra.backend import (
     LABEL_SUITE,
     ContainerBackend,
 )
+from anchore_compliance.fixtures.infra.images import BUILD_LOCK
 from anchore_compliance.fixtures.infra.ownership import TEMP_DIR_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 # SVC-1 runs in two scenarios (direct, proxy): infrastructure, squid and two engine launches.
 SUBSET = ("--requirement", "SVC-1")
-IMAGES_LOCK = "anchore-compliance-images.lock"  # images.py: shared by every run on the machine
+# Most cases need one engine only: SVC-1 in the direct scenario, or behind squid in the proxy one.
+DIRECT_ONLY = ("-k", "SVC-1-direct")
+PROXY_ONLY = ("-k", "SVC-1-proxy")
 EXIT_TIMEOUT = 120.0
 WATCH_TIMEOUT = 180.0
 
@@ -109,7 +112,7 @@ class SuiteProcess:
         if tmpdir is None:
             self.tmpdir.mkdir()
             # The image build lock must stay the machine-wide one, or a build could race another run's.
-            (self.tmpdir / IMAGES_LOCK).symlink_to(Path(tempfile.gettempdir()) / IMAGES_LOCK)
+            (self.tmpdir / BUILD_LOCK).symlink_to(Path(tempfile.gettempdir()) / BUILD_LOCK)
         self.report_dir = workdir / "reports"
         self.log = workdir / "output.log"
         environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}

@@ -2,10 +2,11 @@
 process or temp dir, except when killed outright; then the next run (or `backend reap`) removes
 what it left, by the owner its labels and temp dirs' owner files name.
 
-Each case starts the suite on a small subset (SVC-1: two scenarios) as a subprocess, ends it in
-its own way, and looks at what is left (suite_process.SuiteProcess tells a run's resources apart
-from other runs on the same machine). A case that fails because the suite leaks is marked
-xfail(strict) with the leak's location, so the selftests stay green and the leak stays visible.
+Each case starts the suite on a small subset (SVC-1, in one scenario unless it needs both) as a
+subprocess, ends it in its own way, and looks at what is left (suite_process.SuiteProcess tells a
+run's resources apart from other runs on the same machine). A case that fails because the suite
+leaks is marked xfail(strict) with the leak's location, so the selftests stay green and the leak
+stays visible.
 
 Interrupts must land where the case says, every time, or the exit code says nothing. A real
 SIGINT from outside is sent only where its moment is wide: before pytest has even started, and
@@ -23,11 +24,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pytest
-from suite_process import ROOT, Leftovers, SuiteProcess, SuiteRuns, Watch
+from suite_process import DIRECT_ONLY, PROXY_ONLY, ROOT, Leftovers, SuiteProcess, SuiteRuns, Watch
 
 FAULTY_ENGINE = ("--engine-env", "REFERENCE_ENGINE_FAULTS=catalog-unreachable")
 NEVER_READY_ENGINE = (
@@ -58,15 +59,8 @@ def _xfail_if(leak: str | None) -> list[pytest.MarkDecorator]:
     return [pytest.mark.xfail(strict=True, reason=f"LEAK: {leak}")] if leak else []
 
 
-def test_passing_run_leaves_nothing(suite_runs: SuiteRuns):
-    run = suite_runs.start()
-    assert run.wait() == 0, run.output()[-3000:]
-    assert run.results()["run"]["summary"]["pass"] == 1
-    assert_nothing_left(run)
-
-
 def test_failing_run_leaves_nothing(suite_runs: SuiteRuns):
-    run = suite_runs.start(*FAULTY_ENGINE)
+    run = suite_runs.start(*FAULTY_ENGINE, *PROXY_ONLY)
     assert run.wait() == 1, run.output()[-3000:]
     statuses = {r["id"]: r["status"] for r in run.results()["requirements"]}
     assert statuses["SVC-1"] == "fail", run.output()[-3000:]
@@ -87,9 +81,9 @@ class Moment:
 INTERRUPT_AT = (
     # At once: Python is still starting or importing pytest and its plugins, nothing exists yet,
     # and nothing catches the interrupt: the process dies of the signal.
-    Moment("very-early", lambda w: True, (), -signal.SIGINT),
+    Moment("very-early", lambda w: True, DIRECT_ONLY, -signal.SIGINT),
     # Registry, feed endpoint and the engine container exist; the engine never gets ready.
-    Moment("engine-readiness-wait", _waiting_for_engine, NEVER_READY_ENGINE, 2),
+    Moment("engine-readiness-wait", _waiting_for_engine, (*NEVER_READY_ENGINE, *DIRECT_ONLY), 2),
 )
 
 
@@ -107,7 +101,7 @@ class Injection:
     """SIGINT raised inside the suite at `point` (see interrupt_injection.py); `leak` if it leaks."""
 
     point: str
-    args: tuple[str, ...] = ()
+    args: tuple[str, ...] = DIRECT_ONLY
     leak: str | None = None
 
 
@@ -126,7 +120,7 @@ INJECTIONS = (
     # Every check is reported: the session's teardown stops the last engine and squid, and then
     # the outside services. An interrupt there cuts teardown short; each process removes what
     # it labelled at exit.
-    Injection("before-remove:squid"),
+    Injection("before-remove:squid", PROXY_ONLY),
     Injection("before-remove:registry"),
 )
 
@@ -147,55 +141,48 @@ def test_run_interrupted_at_an_exact_point_exits_2_and_leaves_nothing(
     assert_nothing_left(run)
 
 
-REAPERS = ("reap-command", "next-run")
+@pytest.fixture
+def killed_run(suite_runs: SuiteRuns) -> tuple[SuiteProcess, Leftovers]:
+    """A run killed with SIGKILL once its engine's containers exist, and what it left right then."""
+    killed = suite_runs.start(*DIRECT_ONLY, name="killed")
+    killed.watch_until(lambda w: bool(_engine_containers(w.containers)), "engine containers")
+    killed.send(signal.SIGKILL)
+    killed.wait()
+    return killed, killed.leftovers()
 
 
-@pytest.fixture(scope="module", params=REAPERS)
-def killed_then_reaped(request, tmp_path_factory, container_backend) -> Iterator[tuple[Leftovers, Leftovers]]:
-    """A run killed with SIGKILL once its first engine's containers exist, then reaped.
-
-    Yields what the killed run left right after the kill, and what is left of it after the reap
-    (`python -m ...backend reap`, or the next run of the suite). Module scope: both tests below
-    judge the same kill.
-    """
-    runs = SuiteRuns(tmp_path_factory.mktemp(f"killed-{request.param}"), container_backend)
-    try:
-        killed = runs.start(name="killed")
-        killed.watch_until(lambda w: bool(_engine_containers(w.containers)), "engine containers")
-        killed.send(signal.SIGKILL)
-        killed.wait()
-        after_kill = killed.leftovers()
-        if request.param == "reap-command":
-            reap = subprocess.run(
-                [sys.executable, "-m", "anchore_compliance.fixtures.infra.backend", "reap"],
-                cwd=ROOT,
-                env={**os.environ, "TMPDIR": str(killed.tmpdir)},  # where the killed run made them
-                capture_output=True,
-                text=True,
-                timeout=REAP_TIMEOUT,
-                check=False,
-            )
-            assert reap.returncode == 0, reap.stdout + reap.stderr
-        else:
-            # Any run that needs containers first reaps what runs with dead owners left; this one
-            # shares the killed run's TMPDIR, as successive runs on one machine do.
-            next_run = runs.start(name="next", tmpdir=killed.tmpdir)
-            assert next_run.wait() == 0, next_run.output()[-3000:]
-            assert_nothing_left(next_run)
-        yield after_kill, killed.leftovers()
-    finally:
-        runs.close()
-
-
-def test_killed_run_leaves_labelled_resources_that_the_reaper_removes(killed_then_reaped):
-    after_kill, after_reap = killed_then_reaped
+def assert_a_kill_leaves_everything(after_kill: Leftovers) -> None:
+    """Nothing cleans up after SIGKILL: what the reaper must remove is all there."""
     assert after_kill.containers, f"expected the killed run's containers to remain: {after_kill}"
     assert after_kill.networks, f"expected the killed run's networks to remain: {after_kill}"
-    assert not after_reap.labelled, f"the reaper left: {after_reap}"
-    assert not after_reap.processes, f"processes of the killed run remain: {after_reap}"
+    assert after_kill.temp_dirs, f"expected the killed run's temp dirs to remain: {after_kill}"
 
 
-def test_killed_run_temp_dirs_are_removed_by_the_reaper(killed_then_reaped):
-    after_kill, after_reap = killed_then_reaped
-    assert after_kill.temp_dirs, "expected the killed run's temp dirs to exist right after the kill"
-    assert not after_reap.temp_dirs, f"temp dirs left: {after_reap.temp_dirs}"
+def test_reap_command_removes_what_a_killed_run_left(killed_run: tuple[SuiteProcess, Leftovers]):
+    killed, after_kill = killed_run
+    assert_a_kill_leaves_everything(after_kill)
+    reap = subprocess.run(
+        [sys.executable, "-m", "anchore_compliance.fixtures.infra.backend", "reap"],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(killed.tmpdir)},  # where the killed run made its temp dirs
+        capture_output=True,
+        text=True,
+        timeout=REAP_TIMEOUT,
+        check=False,
+    )
+    assert reap.returncode == 0, reap.stdout + reap.stderr
+    assert not killed.leftovers(), f"the reaper left: {killed.leftovers()}"
+
+
+def test_passing_run_leaves_nothing_and_removes_what_a_killed_run_left(
+    suite_runs: SuiteRuns, killed_run: tuple[SuiteProcess, Leftovers]
+):
+    killed, after_kill = killed_run
+    assert_a_kill_leaves_everything(after_kill)
+    # Any run that needs containers first reaps what runs with dead owners left; this one
+    # shares the killed run's TMPDIR, as successive runs on one machine do.
+    run = suite_runs.start(name="next", tmpdir=killed.tmpdir)
+    assert run.wait() == 0, run.output()[-3000:]
+    assert run.results()["run"]["summary"]["pass"] == 1
+    assert_nothing_left(run)
+    assert not killed.leftovers(), f"the next run left of the killed one: {killed.leftovers()}"
