@@ -10,8 +10,9 @@ ACS_INTERRUPT_AT="<when>:<what>". At a Docker API call, `what` is a substring of
 image and `when` is `after-create` (the container exists, its handle was not returned yet),
 `before-remove` (the removal request is not sent yet) or `before-logs` (a log read, as teardown
 does to keep evidence). In pytest, `when` is `after-report` (a check's result has just been
-reported, by pytest and the suite's own reporting) and `what` a substring of its node id. Only
-the first matching point is interrupted.
+reported, by pytest and the suite's own reporting) and `what` a substring of its node id, or
+`at-load` (no `what`): as pytest imports this plugin, loading plugins before it runs anything.
+Only the first matching point is interrupted.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def _interrupt_if(when: str, name: str) -> None:
     if not _fired and when == WHEN and WHAT and WHAT in name:
         _fired = True
         signal.raise_signal(signal.SIGINT)  # KeyboardInterrupt is raised here, before returning
+
+
+if WHEN == "at-load":
+    signal.raise_signal(signal.SIGINT)
 
 
 def create_container(self, image: str, *args, **kwargs):

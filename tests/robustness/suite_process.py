@@ -74,7 +74,6 @@ class Watch:
 
     elapsed: float
     containers: set[str]  # names of the run's containers that exist now
-    seen: dict[str, float] = field(default_factory=dict)  # every name seen, with when first seen
     running_since: dict[str, float] = field(default_factory=dict)  # when each was first seen running
     output: str = ""
 
@@ -164,8 +163,6 @@ class SuiteProcess:
             watch.elapsed = time.monotonic() - self.started
             listed = self._container_list()
             watch.containers = {c["Names"][0].lstrip("/") for c in listed}
-            for name in watch.containers:
-                watch.seen.setdefault(name, watch.elapsed)
             for container in listed:
                 if container.get("State") == "running":
                     watch.running_since.setdefault(container["Names"][0].lstrip("/"), watch.elapsed)

@@ -9,13 +9,14 @@ leaks is marked xfail(strict) with the leak's location, so the selftests stay gr
 stays visible.
 
 Interrupts must land where the case says, every time, or the exit code says nothing. A real
-SIGINT from outside is sent only where its moment is wide: before pytest has even started, and
-during an engine's readiness wait that can never end (an engine that never becomes ready; the
-wait is bounded by a --ready-timeout far longer than the test needs). Everywhere else SIGINT is
-raised inside the suite at one exact point (interrupt_injection.py): the windows between "the
-container exists" and "the suite holds its handle", just before a removal request, or inside
-pytest's reporting of a check are milliseconds wide, and an outside signal hit them only now
-and then (and once, inside pytest's interrupt reporting, made the run exit 1).
+SIGINT from outside is sent only where its moment is wide: during an engine's readiness wait that
+can never end (an engine that never becomes ready; the wait is bounded by a --ready-timeout far
+longer than the test needs). Everywhere else SIGINT is raised inside the suite at one exact point
+(interrupt_injection.py): the windows between "the container exists" and "the suite holds its
+handle", just before a removal request, or inside pytest's reporting of a check are milliseconds
+wide, and an outside signal hit them only now and then (and once, inside pytest's interrupt
+reporting, made the run exit 1). Even "before pytest starts" is no moment for an outside
+signal: one that lands while the interpreter imports `site` ends it with a fatal error, exit 1.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pytest
@@ -67,45 +68,30 @@ def test_failing_run_leaves_nothing(suite_runs: SuiteRuns):
     assert_nothing_left(run)
 
 
-@dataclass(frozen=True)
-class Moment:
-    """When to send SIGINT from outside, recognised by watching the run, and the exit it gives."""
-
-    id: str
-    reached: Callable[[Watch], bool]
-    args: tuple[str, ...]
-    returncode: int
-    leak: str | None = None
-
-
-INTERRUPT_AT = (
-    # At once: Python is still starting or importing pytest and its plugins, nothing exists yet,
-    # and nothing catches the interrupt: the process dies of the signal.
-    Moment("very-early", lambda w: True, DIRECT_ONLY, -signal.SIGINT),
+def test_outside_interrupt_in_a_readiness_wait_exits_2_and_leaves_nothing(suite_runs: SuiteRuns):
     # Registry, feed endpoint and the engine container exist; the engine never gets ready.
-    Moment("engine-readiness-wait", _waiting_for_engine, (*NEVER_READY_ENGINE, *DIRECT_ONLY), 2),
-)
-
-
-@pytest.mark.parametrize("moment", [pytest.param(m, id=m.id, marks=_xfail_if(m.leak)) for m in INTERRUPT_AT])
-def test_interrupted_run_exits_and_leaves_nothing(suite_runs: SuiteRuns, moment: Moment):
-    run = suite_runs.start(*moment.args)
-    run.watch_until(moment.reached, moment.id)
+    run = suite_runs.start(*NEVER_READY_ENGINE, *DIRECT_ONLY)
+    run.watch_until(_waiting_for_engine, "the engine's readiness wait")
     run.send(signal.SIGINT)
-    assert run.wait() == moment.returncode, run.output()[-3000:]
+    assert run.wait() == 2, run.output()[-3000:]
     assert_nothing_left(run)
 
 
 @dataclass(frozen=True)
 class Injection:
-    """SIGINT raised inside the suite at `point` (see interrupt_injection.py); `leak` if it leaks."""
+    """SIGINT raised inside the suite at `point` (see interrupt_injection.py), the exit it gives,
+    and `leak` if it leaks."""
 
     point: str
     args: tuple[str, ...] = DIRECT_ONLY
+    returncode: int = 2  # pytest reports the interrupt
     leak: str | None = None
 
 
 INJECTIONS = (
+    # pytest is still loading plugins: nothing exists yet, and pytest does not catch an interrupt
+    # before its session starts, so the process dies of the signal.
+    Injection("at-load", returncode=-signal.SIGINT),
     # Interrupted after podman created a container but before its handle was kept, before a
     # removal request, or while logs are read before teardown: each process's last cleanup
     # (plugin pytest_unconfigure -> backend.remove_own_leftovers) removes what it labelled.
@@ -128,7 +114,7 @@ INJECTIONS = (
 @pytest.mark.parametrize(
     "injection", [pytest.param(i, id=i.point, marks=_xfail_if(i.leak)) for i in INJECTIONS]
 )
-def test_run_interrupted_at_an_exact_point_exits_2_and_leaves_nothing(
+def test_run_interrupted_at_an_exact_point_exits_and_leaves_nothing(
     suite_runs: SuiteRuns, injection: Injection
 ):
     run = suite_runs.start(
@@ -137,7 +123,8 @@ def test_run_interrupted_at_an_exact_point_exits_2_and_leaves_nothing(
         "interrupt_injection",
         env={"PYTHONPATH": HERE, "ACS_INTERRUPT_AT": injection.point},
     )
-    assert run.wait() == 2, f"not interrupted at {injection.point}:\n{run.output()[-3000:]}"
+    returncode = run.wait()
+    assert returncode == injection.returncode, f"interrupted at {injection.point}:\n{run.output()[-3000:]}"
     assert_nothing_left(run)
 
 
