@@ -25,6 +25,7 @@ class ExitCode(enum.IntEnum):
     DEPLOYMENT_INPUT = 15  # --deployment: path missing, not YAML, unknown kind
     CERTIFICATION_INCOMPLETE = 16  # --certification and something was not judged
     ENGINE_CREDENTIALS_REJECTED = 17  # attach mode: the engine's API answered 401/403
+    ENGINE_NOT_READY = 18  # a launched engine never became ready (within --ready-timeout)
 
 
 class SuiteUsageError(Exception):
@@ -44,3 +45,18 @@ class InfrastructureError(Exception):
     Raised from fixtures, so pytest reports the affected checks as ERROR, never as the engine
     failing a requirement.
     """
+
+
+class EngineNotReady(InfrastructureError):
+    """An engine the suite launched never became ready: its launch failed, no requirement did.
+
+    `output` holds each engine container's last output, for the user to see why; `hint` says what
+    to do. The run goes on (other scenarios may launch), its checks are ERROR, and the run ends
+    with ENGINE_NOT_READY (reporting/engine_readiness.py).
+    """
+
+    def __init__(self, detail: str, *, hint: str, output: dict[str, str]) -> None:
+        super().__init__(f"engine never became ready: {detail}")
+        self.detail = detail
+        self.hint = hint
+        self.output = output

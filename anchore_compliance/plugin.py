@@ -26,7 +26,7 @@ from anchore_compliance.config import (
 )
 from anchore_compliance.errors import ExitCode, SuiteUsageError
 from anchore_compliance.redaction import REDACTOR
-from anchore_compliance.reporting import run_results
+from anchore_compliance.reporting import engine_readiness, run_results
 from anchore_compliance.reporting.certification import (
     load_declaration,
 )
@@ -224,8 +224,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = settings
     if attached is not None:
         config.stash[ATTACH_KEY] = attached
-    # Registered here rather than through pytest_plugins: this module imports it already.
+    # Registered here rather than through pytest_plugins: this module imports them already.
     config.pluginmanager.register(run_results, "anchore-compliance-run-results")
+    config.pluginmanager.register(engine_readiness, "anchore-compliance-engine-readiness")
 
     if is_worker(config):
         return
@@ -239,6 +240,9 @@ def pytest_configure(config: pytest.Config) -> None:
     collector = ResultCollector()
     config.stash[COLLECTOR_KEY] = collector
     config.pluginmanager.register(collector, "anchore-compliance-results")
+    config.pluginmanager.register(
+        engine_readiness.EngineReadiness(), "anchore-compliance-engine-readiness-outcome"
+    )
     if config.pluginmanager.hasplugin("html"):
         from anchore_compliance.reporting import html
 
@@ -318,9 +322,9 @@ def _prepare_containers(config: pytest.Config) -> None:
     try:
         backend = discover_backend(settings.container_host)
         run["backend"] = backend.describe()
-        # A killed earlier run may have left containers and networks behind.
+        # A killed earlier run may have left containers, networks and temp dirs behind.
         reap_orphans(backend)
-        ensure_images(backend, image_set(settings.image_set))
+        ensure_images(backend, image_set(settings.image_set), profile=settings.profile)
     except SuiteUsageError as error:
         run["error"] = str(error)
         write_results(config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import ipaddress
 import random
 import shutil
@@ -343,3 +344,15 @@ def test_public_engine_context_holds_what_its_dockerfile_copies() -> None:
     assert members["anchore-manager"].mode & 0o111
     assert "reference_engine/__init__.py" in members
     assert not any("__pycache__" in name for name in members)
+
+
+def test_waiting_for_the_build_lock_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with open(tmp_path / images.BUILD_LOCK, "a") as held:  # another run's build, as flock sees it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with (
+            pytest.raises(SuiteUsageError, match="held the image build lock") as raised,
+            images._build_lock(timeout=0.3),
+        ):
+            pass
+    assert raised.value.exit_code == ExitCode.IMAGE_MISSING

@@ -32,12 +32,15 @@ from anchore_compliance.fixtures.infra.backend import (
     LABEL_SUITE,
     ContainerBackend,
 )
+from anchore_compliance.fixtures.infra.images import BUILD_LOCK
+from anchore_compliance.fixtures.infra.ownership import TEMP_DIR_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 # SVC-1 runs in two scenarios (direct, proxy): infrastructure, squid and two engine launches.
 SUBSET = ("--requirement", "SVC-1")
-TEMP_PREFIX = "acs-"  # every temp dir the suite makes: tempfile.mkdtemp(prefix="acs-...")
-IMAGES_LOCK = "anchore-compliance-images.lock"  # images.py: shared by every run on the machine
+# Most cases need one engine only: SVC-1 in the direct scenario, or behind squid in the proxy one.
+DIRECT_ONLY = ("-k", "SVC-1-direct")
+PROXY_ONLY = ("-k", "SVC-1-proxy")
 EXIT_TIMEOUT = 120.0
 WATCH_TIMEOUT = 180.0
 
@@ -71,7 +74,7 @@ class Watch:
 
     elapsed: float
     containers: set[str]  # names of the run's containers that exist now
-    seen: dict[str, float] = field(default_factory=dict)  # every name seen, with when first seen
+    running_since: dict[str, float] = field(default_factory=dict)  # when each was first seen running
     output: str = ""
 
 
@@ -94,13 +97,21 @@ class SuiteProcess:
     """One run of the compliance suite (`python -m pytest suites ...`), started and watched from outside."""
 
     def __init__(
-        self, workdir: Path, backend: ContainerBackend, *args: str, env: dict[str, str] | None = None
+        self,
+        workdir: Path,
+        backend: ContainerBackend,
+        *args: str,
+        env: dict[str, str] | None = None,
+        tmpdir: Path | None = None,
     ) -> None:
         self.workdir = workdir
-        self.tmpdir = workdir / "tmp"
-        self.tmpdir.mkdir(parents=True)
-        # The image build lock must stay the machine-wide one, or a build could race another run's.
-        (self.tmpdir / IMAGES_LOCK).symlink_to(Path(tempfile.gettempdir()) / IMAGES_LOCK)
+        workdir.mkdir(parents=True)
+        # The run's TMPDIR: its own, or an earlier run's (to see what that run left reaped).
+        self.tmpdir = tmpdir or workdir / "tmp"
+        if tmpdir is None:
+            self.tmpdir.mkdir()
+            # The image build lock must stay the machine-wide one, or a build could race another run's.
+            (self.tmpdir / BUILD_LOCK).symlink_to(Path(tempfile.gettempdir()) / BUILD_LOCK)
         self.report_dir = workdir / "reports"
         self.log = workdir / "output.log"
         environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
@@ -129,10 +140,12 @@ class SuiteProcess:
             ]
         }
 
+    def _container_list(self) -> list[dict]:
+        return self._client.api.containers(all=True, filters=self.owner_filter)
+
     def containers(self) -> dict[str, str]:
         """Name -> id of every container of this run, running or not."""
-        found = self._client.api.containers(all=True, filters=self.owner_filter)
-        return {c["Names"][0].lstrip("/"): c["Id"] for c in found}
+        return {c["Names"][0].lstrip("/"): c["Id"] for c in self._container_list()}
 
     def networks(self) -> dict[str, str]:
         return {n["Name"]: n["Id"] for n in self._client.api.networks(filters=self.owner_filter)}
@@ -148,9 +161,11 @@ class SuiteProcess:
         watch = Watch(elapsed=0.0, containers=set())
         while True:
             watch.elapsed = time.monotonic() - self.started
-            watch.containers = set(self.containers())
-            for name in watch.containers:
-                watch.seen.setdefault(name, watch.elapsed)
+            listed = self._container_list()
+            watch.containers = {c["Names"][0].lstrip("/") for c in listed}
+            for container in listed:
+                if container.get("State") == "running":
+                    watch.running_since.setdefault(container["Names"][0].lstrip("/"), watch.elapsed)
             watch.output = self.output()
             if reached(watch):
                 return watch
@@ -184,7 +199,7 @@ class SuiteProcess:
             containers=tuple(sorted(self.containers())),
             networks=tuple(sorted(self.networks())),
             volumes=tuple(sorted(new_volumes | labelled_volumes)),
-            temp_dirs=tuple(sorted(p.name for p in self.tmpdir.iterdir() if p.name.startswith(TEMP_PREFIX))),
+            temp_dirs=tuple(sorted(p.name for p in self.tmpdir.glob(f"{TEMP_DIR_PREFIX}*"))),
             processes=tuple(_session_processes(self.proc.pid)),
         )
 
@@ -214,8 +229,10 @@ class SuiteRuns:
         self._backend = backend
         self._runs: list[SuiteProcess] = []
 
-    def start(self, *args: str, name: str = "run", env: dict[str, str] | None = None) -> SuiteProcess:
-        run = SuiteProcess(self._workdir / name, self._backend, *SUBSET, *args, env=env)
+    def start(
+        self, *args: str, name: str = "run", env: dict[str, str] | None = None, tmpdir: Path | None = None
+    ) -> SuiteProcess:
+        run = SuiteProcess(self._workdir / name, self._backend, *SUBSET, *args, env=env, tmpdir=tmpdir)
         self._runs.append(run)
         return run
 
