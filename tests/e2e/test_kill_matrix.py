@@ -58,7 +58,7 @@ VARIANTS = (
     Variant(
         "feeds-ignore-proxy",
         ("feeds-ignore-proxy",),
-        THROUGH_THE_PROXY | {"FEED-1", "FEED-2", "ENV-3"},
+        THROUGH_THE_PROXY | {"FEED-1", "FEED-2"},
         "feed sync connects directly, which a network without a route out does not allow",
     ),
     Variant(
