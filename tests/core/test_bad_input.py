@@ -115,7 +115,8 @@ def test_public_image_that_cannot_be_pulled_ends_the_run_naming_it(pytester):
     ids=["xdist-never-answers", "serial-exits-at-start"],
 )
 def test_engine_that_never_becomes_ready_ends_the_run_with_its_own_code(pytester, workers, engine):
-    result = _run(pytester, *engine, "-n", workers, rid="SVC-1")
+    # Local images: this machine kind pulls nothing (tox sets it too; a bare pytest does not).
+    result = _run(pytester, "--image-set", "local", *engine, "-n", workers, rid="SVC-1")
     _assert_one_line(result, ExitCode.ENGINE_NOT_READY, "engine never became ready (scenario direct)")
     statuses = {r["id"]: r["status"] for r in _results(pytester)["requirements"]}
     # The launch failed, not the requirement: ERROR, never FAIL.
