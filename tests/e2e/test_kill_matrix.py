@@ -41,7 +41,7 @@ ALL = frozenset(
 # Checks that judge a whole launch through the proxy (image analysed, feeds synced, both stacks
 # tunnelled): whatever breaks one stack or the internal calls behind the proxy fails these too.
 THROUGH_THE_PROXY = frozenset(
-    {"NET-1", "ENV-1", "ENV-2", "ENV-5", "AUTH-1", "AUTH-2", "DEPLOY-1", "DEPLOY-2"}
+    {"NET-1", "ENV-1", "ENV-2", "ENV-3", "ENV-5", "AUTH-1", "AUTH-2", "DEPLOY-1", "DEPLOY-2"}
 )
 
 VARIANTS = (
