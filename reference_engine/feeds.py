@@ -29,6 +29,8 @@ ENABLED_FEEDS = ("vulnerabilities", "nvdv2", "github")
 TIMEOUT = (3.0, 60.0)
 ATTEMPTS = 3
 FAIL_AT_ONCE = (401, 403, 404)
+# The engine retries a failed feed request 3 times; how long it pauses is not part of the protocol.
+RETRY_PAUSE = 0.25
 MAX_PAGES = 10_000
 
 Emit = Callable[..., None]
@@ -57,7 +59,7 @@ def http_get(url: str, params: dict[str, str] | None = None) -> requests.Respons
 
 
 class LegacyFeedClient:
-    def __init__(self, base_url: str, retry_pause: float = 1.0) -> None:
+    def __init__(self, base_url: str, retry_pause: float = RETRY_PAUSE) -> None:
         self.base_url = base_url.rstrip("/")
         self.retry_pause = retry_pause
 
