@@ -106,7 +106,7 @@ def poll(
     done: Callable[[ApiResponse], bool],
     *,
     timeout: float,
-    interval: float = 0.25,
+    interval: float = 0.1,
 ) -> tuple[ApiResponse, bool]:
     """Call `fetch` until `done` holds or `timeout` passes; return the last answer and whether done."""
     deadline = time.monotonic() + timeout
