@@ -17,7 +17,11 @@ from __future__ import annotations
 import pytest
 
 from anchore_compliance.errors import InfrastructureError
-from anchore_compliance.fixtures.observations import https_connects, internal_calls_via_proxy
+from anchore_compliance.fixtures.observations import (
+    authentication_problems,
+    internal_calls_via_proxy,
+    unfinished_operations,
+)
 
 SOURCE = "deployment"
 
@@ -36,19 +40,15 @@ def _delivery_problems(kind, engine_run, image_analysis, feed_sync, service_call
         raise InfrastructureError(
             f"the {kind} files the suite wrote fail the deployment audit: " + "; ".join(map(str, errors))
         )
-    user = engine_run.proxy_user
-    problems = []
-    for stack, target, records in https_connects(engine_run, image_analysis, feed_sync, evidence):
-        evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
-        if not any(r.status == 200 and r.user == user for r in records):
-            problems.append(
-                f"{stack}: no CONNECT {target} authenticated as {user!r} with the {kind} variables"
-            )
-    if image_analysis.status != "analyzed":
-        problems.append(f"go: the image was not analysed ({image_analysis.status})")
-    unsynced = sorted(f"{f}/{g}" for (f, g), stamp in feed_sync.group_last_sync().items() if not stamp)
-    if unsynced:
-        problems.append(f"python: feed groups not synced: {', '.join(unsynced)}")
+    problems = authentication_problems(
+        engine_run,
+        image_analysis,
+        feed_sync,
+        evidence,
+        "{stack}: no CONNECT {target} authenticated as {user!r} (statuses {statuses}) with the "
+        f"{kind} variables",
+    )
+    problems += unfinished_operations(image_analysis, feed_sync)
     leaked = internal_calls_via_proxy(engine_run, service_calls.wire)
     evidence.add_all("squid", [r.raw for r in leaked], "python")
     failed = [call for call, answer in service_calls.answers.items() if not answer.ok]

@@ -14,23 +14,8 @@ from urllib.parse import quote
 
 import pytest
 
-from anchore_compliance.fixtures.observations import https_connects
+from anchore_compliance.fixtures.observations import authentication_problems
 from anchore_compliance.fixtures.stack_outcomes import stack_outcomes, works_or_fails_visibly
-
-
-def _authentication_problems(engine_run, image_analysis, feed_sync, evidence, failure: str) -> list[str]:
-    """Per stack, a problem unless squid accepted a CONNECT authenticated as the run's user.
-
-    `failure` is formatted with stack, target, user and the statuses squid answered.
-    """
-    user = engine_run.proxy_user
-    problems = []
-    for stack, target, records in https_connects(engine_run, image_analysis, feed_sync, evidence):
-        evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
-        if not any(r.status == 200 and r.user == user for r in records):
-            statuses = sorted({r.status for r in records})
-            problems.append(failure.format(stack=stack, target=target, user=user, statuses=statuses))
-    return problems
 
 
 def _unsafe_characters(password: str) -> str:
@@ -42,7 +27,7 @@ def _unsafe_characters(password: str) -> str:
 def test_engine_authenticates_to_the_proxy_with_credentials_from_the_url(
     scenario, engine_run, image_analysis, feed_sync, evidence
 ):
-    problems = _authentication_problems(
+    problems = authentication_problems(
         engine_run,
         image_analysis,
         feed_sync,
@@ -81,7 +66,7 @@ def test_engine_decodes_url_encoded_unsafe_characters_in_the_password(
 ):
     unsafe = _unsafe_characters(engine_run.proxy_password)
     evidence.add("suite", f"password holds {unsafe}, given percent-encoded in the proxy URL")
-    problems = _authentication_problems(
+    problems = authentication_problems(
         engine_run,
         image_analysis,
         feed_sync,

@@ -16,6 +16,7 @@ from anchore_compliance.fixtures.observations import (
     engine_proxy_records,
     events_of,
     https_connects,
+    unfinished_operations,
 )
 from anchore_compliance.fixtures.scenarios import (
     FEED_HOST,
@@ -36,17 +37,15 @@ def test_engine_without_a_route_out_works_through_the_proxy(
     scenario, engine_run, image_analysis, feed_sync, evidence
 ):
     evidence.add("api", f"image analysis: {image_analysis.status}", "go")
-    unsynced = sorted(f"{f}/{g}" for (f, g), stamp in feed_sync.group_last_sync().items() if not stamp)
-    evidence.add("api", f"feed groups without last_sync: {', '.join(unsynced) or 'none'}", "python")
+    evidence.add(
+        "api", f"feed groups without last_sync: {', '.join(feed_sync.unsynced()) or 'none'}", "python"
+    )
     problems = []
     for stack, target, records in https_connects(engine_run, image_analysis, feed_sync, evidence):
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
         if not _tunnelled(records):
             problems.append(f"{stack}: no tunnel to {target} through the proxy")
-    if image_analysis.status != "analyzed":
-        problems.append(f"go: the image was not analysed ({image_analysis.status})")
-    if unsynced:
-        problems.append(f"python: groups not synced: {', '.join(unsynced)}")
+    problems += unfinished_operations(image_analysis, feed_sync)
 
     assert not problems, "; ".join(problems)
 
@@ -143,10 +142,7 @@ def test_http_proxy_carries_plain_http_traffic_of_both_stacks(
         elsewhere = sorted({r.port for r in plain if r.port != HTTP_PROXY_PORT})
         if elsewhere:
             problems.append(f"{stack}: plain-HTTP requests for {host} went to squid port(s) {elsewhere}")
-    if image_analysis.status != "analyzed":
-        problems.append(f"go: the image was not analysed ({image_analysis.status})")
-    if not all(feed_sync.group_last_sync().values()):
-        problems.append("python: not every feed group was synced")
+    problems += unfinished_operations(image_analysis, feed_sync)
 
     assert not problems, "; ".join(problems)
 

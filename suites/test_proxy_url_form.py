@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from anchore_compliance.fixtures.observations import https_connects
+from anchore_compliance.fixtures.observations import https_connects, unfinished_operations
 from anchore_compliance.fixtures.stack_outcomes import stack_outcomes, works_or_fails_visibly
 from anchore_compliance.redaction import REDACTOR
 
@@ -34,11 +34,7 @@ def test_proxy_url_in_the_documented_form_carries_both_stacks(
         evidence.add_all("squid", [r.raw for r in records], stack, empty=f"no CONNECT {target}")
         if not any(r.status == 200 and r.port == port for r in records):
             problems.append(f"{stack}: no tunnel to {target} through the proxy's port {port}")
-    if image_analysis.status != "analyzed":
-        problems.append(f"go: the image was not analysed ({image_analysis.status})")
-    unsynced = sorted(f"{f}/{g}" for (f, g), stamp in feed_sync.group_last_sync().items() if not stamp)
-    if unsynced:
-        problems.append(f"python: groups not synced: {', '.join(unsynced)}")
+    problems += unfinished_operations(image_analysis, feed_sync)
 
     assert not problems, "; ".join(problems)
 
