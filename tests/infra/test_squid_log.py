@@ -117,3 +117,11 @@ def test_restricted_auth_config_orders_barrier_auth_then_allowlist() -> None:
     assert "acl allowed0_host dstdomain -n ancho.re" in lines
     for required in ("cache deny all", "shutdown_lifetime 1 seconds", "pid_filename none"):
         assert required in lines
+
+
+def test_tls_ports_speak_tls_with_the_mounted_certificate() -> None:
+    config = render_config(ProxyMode.OPEN, (3128,), (), auth=False, tls_ports=(3130,))
+    assert "http_port 3128\n" in config
+    tls = "/etc/squid-compliance/tls"
+    assert f"https_port 3130 tls-cert={tls}/cert.pem tls-key={tls}/key.pem" in config
+    assert "https_port" not in render_config(ProxyMode.OPEN, (3128,), (), auth=False)
