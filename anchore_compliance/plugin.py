@@ -175,8 +175,8 @@ def pytest_configure(config: pytest.Config) -> None:
         run = {
             "run_id": uuid.uuid4().hex[:10],
             # Per-run secrets for the authenticating proxy, one per kind of password a scenario
-            # uses (fixtures/scenarios.py PASSWORDS): letters and digits; the seed's F@oBar!
-            # shape; every character the documentation says must be percent-encoded (AUTH-2).
+            # uses (fixtures/scenarios.py PASSWORDS): letters and digits; the seed's example
+            # shape ('@' and '!' only); every character that must be percent-encoded (AUTH-2).
             # ANCHORE_COMPLIANCE_PROXY_PASSWORD fixes the last, so a test can look for it in
             # every output. And one the proxy never accepts.
             "proxy_user": PROXY_USER,
