@@ -28,6 +28,7 @@ from anchore_compliance.fixtures.infra.backend import (
     ContainerBackend,
     configure_testcontainers,
     discover_backend,
+    retry_network_race,
     run_labels,
 )
 from anchore_compliance.fixtures.infra.feed_endpoint import FEED_ALIAS, FeedEndpoint
@@ -436,6 +437,6 @@ def test_teardown_leaves_no_container_or_network(tmp_path: Path) -> None:
     try:
         selector = {"label": f"{LABEL_RUN}={run_id}"}
         assert client.containers.list(all=True, filters=selector) == []
-        assert client.networks.list(filters=selector) == []
+        assert retry_network_race(lambda: client.networks.list(filters=selector)) == []
     finally:
         client.close()

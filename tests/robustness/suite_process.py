@@ -31,6 +31,7 @@ from anchore_compliance.fixtures.infra.backend import (
     LABEL_OWNER_PID,
     LABEL_SUITE,
     ContainerBackend,
+    retry_network_race,
 )
 from anchore_compliance.fixtures.infra.images import BUILD_LOCK
 from anchore_compliance.fixtures.infra.ownership import TEMP_DIR_PREFIX
@@ -148,7 +149,8 @@ class SuiteProcess:
         return {c["Names"][0].lstrip("/"): c["Id"] for c in self._container_list()}
 
     def networks(self) -> dict[str, str]:
-        return {n["Name"]: n["Id"] for n in self._client.api.networks(filters=self.owner_filter)}
+        listing = retry_network_race(lambda: self._client.api.networks(filters=self.owner_filter))
+        return {n["Name"]: n["Id"] for n in listing}
 
     def _volume_names(self, filters: dict | None = None) -> set[str]:
         return {v["Name"] for v in self._client.api.volumes(filters=filters).get("Volumes") or []}
