@@ -37,7 +37,7 @@ class Listing:
 
 @pytest.fixture(autouse=True)
 def _no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backend, "_LISTING_PAUSE", 0.0)
+    monkeypatch.setattr(backend, "_RACE_PAUSE", 0.0)
 
 
 def test_the_listing_race_is_retried_until_the_engine_answers() -> None:
@@ -54,7 +54,7 @@ def test_any_other_engine_error_goes_to_the_caller_at_once() -> None:
 
 
 def test_a_race_that_does_not_end_is_the_suites_trouble_with_a_bound() -> None:
-    listing = Listing(*[_api_error(RACE)] * backend._LISTING_ATTEMPTS)
-    with pytest.raises(InfrastructureError, match="kept failing to report networks"):
+    listing = Listing(*[_api_error(RACE)] * backend._RACE_ATTEMPTS)
+    with pytest.raises(InfrastructureError, match="kept failing to report networks or containers"):
         retry_network_race(listing)
-    assert listing.calls == backend._LISTING_ATTEMPTS
+    assert listing.calls == backend._RACE_ATTEMPTS

@@ -375,7 +375,8 @@ def test_squid_that_cannot_start_reports_its_cache_log_and_is_removed(
     assert USER.password not in str(caught.value)
     client = topology.backend.client()
     try:
-        squids = client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={topology.run_id}"})
+        selector = {"label": f"{LABEL_RUN}={topology.run_id}"}
+        squids = retry_network_race(lambda: client.containers.list(all=True, filters=selector))
         assert all(c.image.tags != [IMAGES.squid] for c in squids)
     finally:
         client.close()
@@ -436,7 +437,7 @@ def test_teardown_leaves_no_container_or_network(tmp_path: Path) -> None:
     client = backend.client()
     try:
         selector = {"label": f"{LABEL_RUN}={run_id}"}
-        assert client.containers.list(all=True, filters=selector) == []
+        assert retry_network_race(lambda: client.containers.list(all=True, filters=selector)) == []
         assert retry_network_race(lambda: client.networks.list(filters=selector)) == []
     finally:
         client.close()

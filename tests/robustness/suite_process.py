@@ -142,7 +142,7 @@ class SuiteProcess:
         }
 
     def _container_list(self) -> list[dict]:
-        return self._client.api.containers(all=True, filters=self.owner_filter)
+        return retry_network_race(lambda: self._client.api.containers(all=True, filters=self.owner_filter))
 
     def containers(self) -> dict[str, str]:
         """Name -> id of every container of this run, running or not."""
